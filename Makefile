@@ -1,0 +1,45 @@
+# mirrord in Go. `make demo` runs the tour against the local cluster; `make test` runs every test.
+# Cluster targets (cluster, cluster-down, cluster-status, e2e, deps) live in e2e/e2e.mk.
+
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+VERSION ?= $(shell cat VERSION)
+LDFLAGS := -s -w -X github.com/mirrord-go/mirrord/cli/internal/buildinfo.Version=$(VERSION)
+export CGO_ENABLED ?= 0
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: all build test unit lint schema check-generated fuzz bench clean
+all: build
+
+build: ## build bin/mirrord
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/mirrord ./cli/cmd/mirrord
+
+## test is the README's test command: unit tests, generated-file checks, then the e2e suites.
+test: unit e2e
+
+unit: check-generated lint
+	$(GO) test ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+schema: ## regenerate schema/mirrord-schema.json from the Go config types
+	$(GO) run ./schema/internal/gen -o schema/mirrord-schema.json
+
+check-generated: ## fail when a generated file is stale
+	@tmp=$$(mktemp) && $(GO) run ./schema/internal/gen -o $$tmp && \
+	  if ! cmp -s $$tmp schema/mirrord-schema.json; then rm -f $$tmp; \
+	    echo "schema/mirrord-schema.json is stale: run 'make schema' and commit it" >&2; exit 1; fi; rm -f $$tmp
+
+fuzz: ## fuzz the config loader (FUZZTIME per format, default 60s)
+	$(GO) test ./schema -run '^$$' -fuzz FuzzLoad -fuzztime $${FUZZTIME:-60s}
+
+bench:
+	$(GO) test ./schema -run '^$$' -bench . -benchmem
+
+clean:
+	rm -rf $(BIN)
+
+-include e2e/e2e.mk
