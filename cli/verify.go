@@ -52,7 +52,7 @@ The exit code is 0 whenever a result was printed. With --ide, a missing target
 is not an error, because the IDE will ask for one. Use "-" to read stdin.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res := schema.Load(args[0], schema.Options{IDE: ide, Stdin: cmd.InOrStdin()})
+			res := schema.Load(args[0], schema.Options{IDE: ide, Stdin: cmd.InOrStdin(), SchemaCheck: true})
 			out := verifyResult(res, resolved)
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")

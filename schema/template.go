@@ -35,7 +35,7 @@ func newEngine(env func(string) (string, bool)) *liquid.Engine {
 		if v, ok := env(name); ok {
 			return v, nil
 		}
-		return "", fmt.Errorf("environment variable %q is not set; give get_env a default, as in get_env(name=%q, default=\"...\")", name, name)
+		return "", fmt.Errorf("environment variable %s is not set; give get_env a default, as in get_env(name=%s, default=...)", name, name)
 	})
 	e.RegisterFilter("get_env_or", func(name string, def any) string {
 		if v, ok := env(name); ok {
@@ -60,7 +60,9 @@ func teraToLiquid(text string) (string, error) {
 	var firstErr error
 	out := tagRE.ReplaceAllStringFunc(text, func(tag string) string {
 		m := tagRE.FindStringSubmatch(tag)
-		body, err := rewriteCalls(m[2])
+		// A template inside a JSON string may have its quotes escaped; the
+		// whole tag is replaced by its output, so unescaping is safe.
+		body, err := rewriteCalls(strings.ReplaceAll(m[2], `\"`, `"`))
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}

@@ -1,0 +1,5 @@
+package schema
+
+import "reflect"
+
+func reflectConfig() reflect.Value { return reflect.ValueOf(Default()).Elem() }
