@@ -194,6 +194,7 @@ func LoadBytes(name string, data []byte, opts Options) *Result {
 		r.Warnings = append(r.Warnings, r.place(root, warns)...)
 	}
 	r.Warnings = append(r.Warnings, r.place(root, unsupportedWarnings(d.keys))...)
+	sort.SliceStable(r.Warnings, func(i, j int) bool { return r.Warnings[i].Pos.Line < r.Warnings[j].Pos.Line })
 	if r.Config.Key == "" {
 		r.Config.Key = generatedKey()
 	}
@@ -225,7 +226,7 @@ func unsupportedWarnings(keys []string) []Issue {
 			continue
 		}
 		seen[prefix] = true
-		out = append(out, Issue{Path: k, Msg: fmt.Sprintf("not supported yet (%s); the setting is accepted and ignored", why)})
+		out = append(out, Issue{Path: k, Msg: fmt.Sprintf("not supported yet: %s; the setting is accepted and ignored", why)})
 	}
 	return out
 }
