@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -175,11 +176,7 @@ func LoadBytes(name string, data []byte, opts Options) *Result {
 	for i := range d.errs {
 		d.errs[i].File = name
 	}
-	if len(d.errs) == 0 && opts.SchemaCheck {
-		// The schema is a second opinion on the file: anything it rejects
-		// that the decoder let through is still an error.
-		d.errs = append(d.errs, validateAgainstSchema(root, name)...)
-	}
+	fileOK := len(d.errs) == 0
 	d.applyOverrides(r.Config, env, func(v string) string { return "environment variable " + v })
 	if len(opts.Flags) > 0 {
 		d.applyOverrides(r.Config, func(v string) (string, bool) {
@@ -192,6 +189,12 @@ func LoadBytes(name string, data []byte, opts Options) *Result {
 		errs, warns := verify(r.Config, opts.IDE)
 		r.Errors = append(r.Errors, r.place(root, errs)...)
 		r.Warnings = append(r.Warnings, r.place(root, warns)...)
+	}
+	if len(r.Errors) == 0 && fileOK && opts.SchemaCheck {
+		// The schema is a second opinion on the file: anything it rejects
+		// that the loader let through is still an error. It runs last so
+		// that the loader's messages, which name the rule, come first.
+		r.Errors = append(r.Errors, validateAgainstSchema(root, name)...)
 	}
 	r.Warnings = append(r.Warnings, r.place(root, unsupportedWarnings(d.keys))...)
 	sort.SliceStable(r.Warnings, func(i, j int) bool { return r.Warnings[i].Pos.Line < r.Warnings[j].Pos.Line })
@@ -209,7 +212,9 @@ func (r *Result) place(root *tree.Node, issues []Issue) []Issue {
 			continue
 		}
 		issues[i].File = r.File
-		if pos, found := root.Lookup(issues[i].Path); found {
+		// A key missing from the file (a shorthand such as "incoming":
+		// "steal" has no "mode") is placed at its closest enclosing key.
+		if pos, found := root.Lookup(issues[i].Path); found || pos != root.Pos {
 			issues[i].Pos = pos
 		}
 	}
@@ -242,7 +247,12 @@ func overrideValue(env string, lookup func(string) (string, bool), flags map[str
 func render(text, key string, env func(string) (string, bool), dir string) (string, *Issue) {
 	liq, err := teraToLiquid(text)
 	if err != nil {
-		return "", &Issue{Msg: "template: " + err.Error()}
+		is := &Issue{Msg: "template: " + err.Error()}
+		var te *tagError
+		if errors.As(err, &te) {
+			is.Pos = tree.Pos{Line: te.Line, Col: 1}
+		}
+		return "", is
 	}
 	bindings := map[string]any{}
 	if key == "" {
@@ -254,7 +264,13 @@ func render(text, key string, env func(string) (string, bool), dir string) (stri
 			bindings["git_branch"] = b
 		}
 	}
-	out, serr := newEngine(env).ParseAndRenderString(liq, bindings)
+	// Liquid counts lines from the location it is given; start at 1 so that
+	// errors name the file's line.
+	tpl, serr := newEngine(env).ParseTemplateLocation([]byte(liq), "", 1)
+	var out string
+	if serr == nil {
+		out, serr = tpl.RenderString(bindings)
+	}
 	if serr != nil {
 		is := &Issue{Msg: "template: " + unwrapLiquid(serr)}
 		if line := serr.LineNumber(); line > 0 {
@@ -265,12 +281,16 @@ func render(text, key string, env func(string) (string, bool), dir string) (stri
 	return out, nil
 }
 
+// liquidPrefix is what Liquid puts before its messages; the line is
+// reported in the issue's position instead.
+var liquidPrefix = regexp.MustCompile(`^Liquid error( \(line \d+\))?: `)
+
 // unwrapLiquid keeps the innermost message of a Liquid error.
 func unwrapLiquid(err error) string {
 	for {
 		u := errors.Unwrap(err)
 		if u == nil {
-			return strings.TrimPrefix(err.Error(), "Liquid error: ")
+			return liquidPrefix.ReplaceAllString(err.Error(), "")
 		}
 		err = u
 	}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -57,6 +58,29 @@ func (t *Duration) decodeNode(d *decoder, n *tree.Node, path string, rules const
 	default:
 		d.errorf(n.Pos, path, "expected a non-negative integer or \"infinite\", found %s", n.Describe())
 	}
+}
+
+// MarshalJSON writes the file form, a number or "infinite", so that a
+// resolved config reads back as a config file.
+func (t Duration) MarshalJSON() ([]byte, error) {
+	if t.Infinite {
+		return []byte(`"infinite"`), nil
+	}
+	return []byte(strconv.Itoa(t.Value)), nil
+}
+
+// UnmarshalJSON reads the file form back.
+func (t *Duration) UnmarshalJSON(b []byte) error {
+	n, err := tree.Parse(tree.JSON, b)
+	if err != nil {
+		return err
+	}
+	var d decoder
+	t.decodeNode(&d, n, "", constraints{})
+	if len(d.errs) > 0 {
+		return errors.New(d.errs[0].Msg)
+	}
+	return nil
 }
 
 func (img *AgentImage) decodeNode(d *decoder, n *tree.Node, path string, rules constraints) {

@@ -43,6 +43,20 @@ func newEngine(env func(string) (string, bool)) *liquid.Engine {
 		}
 		return fmt.Sprint(def)
 	})
+	// Tera filters without arguments are written bare (`| lower`), which
+	// rewriteCalls leaves as they are.
+	e.RegisterFilter("lower", strings.ToLower)
+	e.RegisterFilter("upper", strings.ToUpper)
+	// Tera's default replaces only an undefined value, not "" or false.
+	e.RegisterFilter("default", func(v, def any) any {
+		if v == nil {
+			return def
+		}
+		return v
+	})
+	// As in Tera, printing an undefined variable (git_branch outside a
+	// branch) is an error rather than an empty string.
+	e.StrictVariables()
 	return e
 }
 
@@ -64,12 +78,22 @@ func teraToLiquid(text string) (string, error) {
 		// whole tag is replaced by its output, so unescaping is safe.
 		body, err := rewriteCalls(strings.ReplaceAll(m[2], `\"`, `"`))
 		if err != nil && firstErr == nil {
-			firstErr = err
+			// The first tag with this text is the first that fails.
+			line := 1 + strings.Count(text[:strings.Index(text, tag)], "\n")
+			firstErr = &tagError{Line: line, Err: err}
 		}
 		return m[1] + body + m[3]
 	})
 	return out, firstErr
 }
+
+// tagError is a template error with the line of the tag it is in.
+type tagError struct {
+	Line int
+	Err  error
+}
+
+func (e *tagError) Error() string { return e.Err.Error() }
 
 // rewriteCalls turns `f(k=v, ...)` calls into Liquid filter syntax.
 func rewriteCalls(expr string) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,6 +121,10 @@ func pointerToPath(ptr string) string {
 	for _, seg := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
 		if seg == "" {
 			continue
+		}
+		// The validator percent-encodes the pointer (it is a URI fragment).
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
 		}
 		seg = strings.NewReplacer("~1", "/", "~0", "~").Replace(seg)
 		if _, err := strconv.Atoi(seg); err == nil {

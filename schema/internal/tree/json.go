@@ -58,6 +58,13 @@ func (p *jsonParser) next() (json.Token, Pos, error) {
 func (p *jsonParser) syntax(err error, start int) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
+		// The token reader's offsets are sometimes relative to the value
+		// being read and sometimes absolute; a scan of the whole document
+		// gives the absolute offset just past the offending byte.
+		var full *json.SyntaxError
+		if errors.As(json.Unmarshal(p.data, new(any)), &full) {
+			se = full
+		}
 		off := int(se.Offset)
 		if off > 0 {
 			off--
