@@ -146,7 +146,22 @@ func (d *decoder) integer(n *tree.Node, path string, t reflect.Type, rules const
 	if !d.expect(n, path, tree.Int) {
 		return 0, false
 	}
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	lo, hi := intBounds(t, rules)
+	if n.Int < lo || n.Int > hi {
+		if hi == math.MaxInt64 {
+			d.errorf(n.Pos, path, "expected an integer of at least %d, found %d", lo, n.Int)
+		} else {
+			d.errorf(n.Pos, path, "expected an integer from %d to %d, found %d", lo, hi, n.Int)
+		}
+		return 0, false
+	}
+	return n.Int, true
+}
+
+// intBounds gives the allowed range of an integer field: its Go type's range
+// narrowed by the minimum and maximum tags. The generator uses it too.
+func intBounds(t reflect.Type, rules constraints) (lo, hi int64) {
+	lo, hi = math.MinInt64, math.MaxInt64
 	switch t.Kind() {
 	case reflect.Uint16:
 		lo, hi = 0, math.MaxUint16
@@ -163,15 +178,7 @@ func (d *decoder) integer(n *tree.Node, path string, t reflect.Type, rules const
 	if rules.Maximum != nil && *rules.Maximum < hi {
 		hi = *rules.Maximum
 	}
-	if n.Int < lo || n.Int > hi {
-		if hi == math.MaxInt64 {
-			d.errorf(n.Pos, path, "expected an integer of at least %d, found %d", lo, n.Int)
-		} else {
-			d.errorf(n.Pos, path, "expected an integer from %d to %d, found %d", lo, hi, n.Int)
-		}
-		return 0, false
-	}
-	return n.Int, true
+	return lo, hi
 }
 
 // checkString applies enum, minLength and format rules.

@@ -151,23 +151,7 @@ func (g *gen) stringSchema(rules constraints) obj {
 
 func intSchema(t reflect.Type, rules constraints) obj {
 	s := obj{"type": "integer"}
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	switch t.Kind() {
-	case reflect.Uint16:
-		lo, hi = 0, math.MaxUint16
-	case reflect.Uint32:
-		lo, hi = 0, math.MaxUint32
-	case reflect.Uint64:
-		lo = 0
-	case reflect.Int32:
-		lo, hi = math.MinInt32, math.MaxInt32
-	}
-	if rules.Minimum != nil && *rules.Minimum > lo {
-		lo = *rules.Minimum
-	}
-	if rules.Maximum != nil && *rules.Maximum < hi {
-		hi = *rules.Maximum
-	}
+	lo, hi := intBounds(t, rules)
 	if lo != math.MinInt64 {
 		s["minimum"] = lo
 	}
