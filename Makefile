@@ -15,8 +15,9 @@ all: build
 build: ## build bin/mirrord
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/mirrord ./cli/cmd/mirrord
 
-## test is the README's test command: unit tests, generated-file checks, then the e2e suites.
-test: unit e2e
+## test is the README's test command: gofmt, vet, generated-file checks and the unit tests.
+## The e2e suites (`make e2e`) join it once the local-cluster harness (issue 3) is proven.
+test: unit
 
 unit: check-generated lint
 	$(GO) test ./...
