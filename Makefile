@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X github.com/mirrord-go/mirrord/cli/internal/buildinfo.Version
 export CGO_ENABLED ?= 0
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test unit lint schema check-generated fuzz bench clean
+.PHONY: all build test unit lint schema check-generated fuzz bench clean demo
 all: build
 
 build: ## build bin/mirrord
@@ -52,3 +52,6 @@ clean:
 	rm -rf $(BIN)
 
 -include e2e/e2e.mk
+
+demo: build ## a guided tour of what works now
+	@demo/tour.sh
