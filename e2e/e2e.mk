@@ -36,7 +36,7 @@ deps: ## install the Debian packages the cluster needs (quick when already insta
 # go build is itself incremental: a no-op when nothing changed.
 cluster-cmd:
 	@mkdir -p $(CLUSTER_DIR)/bin
-	@$(GO) build -trimpath -o $(CLUSTER_CMD) ./e2e/cluster/cmd/cluster
+	@$(GO) build -trimpath -ldflags='-s -w' -o $(CLUSTER_CMD) ./e2e/cluster/cmd/cluster
 
 cluster: deps cluster-cmd ## build if needed, start, deploy and wait until all Ready; prints the kubeconfig path
 	@$(CLUSTER_CMD) up

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -39,8 +41,8 @@ func (c *Cluster) Build(ctx context.Context) error {
 		return fmt.Errorf("build: %w", err)
 	}
 	builds := []moduleBuild{
-		{name: "k8s", dir: c.src("e2e", "cluster", "kbuild"), out: c.k8sBin(), ldflags: k8sLDFlags()},
-		{name: "coredns", dir: c.src("e2e", "cluster", "corednsbuild"), out: c.path("build", "coredns"), ldflags: "-s -w"},
+		{name: "k8s", dir: c.src("e2e", "cluster", "kbuild"), out: c.k8sBin(), ldflags: k8sLDFlags(), cold: "about 15 min from empty Go caches"},
+		{name: "coredns", dir: c.src("e2e", "cluster", "corednsbuild"), out: c.path("build", "coredns"), ldflags: "-s -w", cold: "about 3 min from empty Go caches"},
 	}
 	for _, b := range builds {
 		if err := c.buildModule(ctx, goBin, gover, b); err != nil {
@@ -59,7 +61,7 @@ func (c *Cluster) Build(ctx context.Context) error {
 	}
 	// Root-module binaries: go build is a fast no-op when nothing changed.
 	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", c.path("build") + "/"}
-	for _, p := range appPackages {
+	for _, p := range imagePackages() {
 		args = append(args, "./"+p)
 	}
 	if err := c.goRun(ctx, goBin, c.SrcDir, "apps", args...); err != nil {
@@ -68,15 +70,29 @@ func (c *Cluster) Build(ctx context.Context) error {
 	return nil
 }
 
-// appPackages are the root-module main packages whose binaries go into
-// images; build/<base name> is the output.
-var appPackages = []string{"e2e/apps/pause", "e2e/apps/sampleapp"}
+// imagePackages is the union of the images' Packages.
+func imagePackages() []string {
+	var pkgs []string
+	for _, img := range Images() {
+		for _, p := range img.Packages {
+			if !slices.Contains(pkgs, p) {
+				pkgs = append(pkgs, p)
+			}
+		}
+	}
+	return pkgs
+}
+
+// Binary is where Build puts the binary of a root-module main package
+// (for example "e2e/apps/sampleapp"), for an Image's Files.
+func (c *Cluster) Binary(pkg string) string { return c.path("build", path.Base(pkg)) }
 
 type moduleBuild struct {
 	name    string // log name
 	dir     string // module directory
 	out     string // output binary
 	ldflags string
+	cold    string // how long it takes from empty caches, for the progress line
 }
 
 // k8sLDFlags stamps the version into the binary (otherwise every component
@@ -113,7 +129,7 @@ func (c *Cluster) buildModule(ctx context.Context, goBin, gover string, b module
 			return nil
 		}
 	}
-	c.Log.Info("building (a cold build of k8s takes about 10 minutes)", "what", b.name, "log", c.logFile("build-"+b.name))
+	c.Log.Info("building", "what", b.name, "cold", b.cold, "log", c.logFile("build-"+b.name))
 	t0 := time.Now()
 	// Build next to the target and rename: the running cluster may be
 	// executing the old binary. -mod=readonly with the shipped go.sum means

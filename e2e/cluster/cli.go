@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -63,6 +64,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c.Wait, c.Out = *wait, stdout
 	c.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+	if args[0] == "up" || args[0] == "down" {
+		unlock, lerr := c.lock()
+		if lerr != nil {
+			fmt.Fprintln(stderr, "cluster:", lerr)
+			return 1
+		}
+		defer unlock()
+	}
 	switch args[0] {
 	case "up":
 		c.NodeIP = *nodeIP
@@ -128,4 +137,24 @@ func findRepoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// lock serialises up and down (two `make cluster` at once would start
+// everything twice). It waits for the other command, saying so.
+func (c *Cluster) lock() (unlock func(), err error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(c.path(".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		c.Log.Info("waiting for another cluster up/down to finish", "lock", f.Name())
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+		}
+	}
+	return func() { f.Close() }, nil
 }

@@ -79,7 +79,12 @@ type Cluster struct {
 	Log *slog.Logger
 	// Out receives the few lines meant for the user (kubeconfig path, status).
 	Out io.Writer
+
+	t0 time.Time // start of Up, for the elapsed times in progress lines
 }
+
+// since is the elapsed time of Up, for progress lines.
+func (c *Cluster) since() time.Duration { return time.Since(c.t0).Round(10 * time.Millisecond) }
 
 // New returns a Cluster in dir with default settings.
 func New(dir string) (*Cluster, error) {
@@ -119,7 +124,7 @@ func (c *Cluster) logFile(name string) string {
 // workloads and waits until all of them are Ready. When everything already
 // runs it changes nothing.
 func (c *Cluster) Up(ctx context.Context) error {
-	start := time.Now()
+	c.t0 = time.Now()
 	if err := Preflight(); err != nil {
 		return err
 	}
@@ -143,16 +148,17 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := c.renderConfigs(); err != nil {
 		return err
 	}
-	if err := c.startAll(ctx); err != nil {
+	nodeRestarted, err := c.startAll(ctx)
+	if err != nil {
 		return err
 	}
 	if err := c.ensureNetns(ctx); err != nil {
 		return err
 	}
-	if err := c.deploy(ctx); err != nil {
+	if err := c.deploy(ctx, nodeRestarted); err != nil {
 		return err
 	}
-	c.Log.Info("cluster ready", "took", time.Since(start).Round(10*time.Millisecond))
+	c.Log.Info("cluster ready", "took", c.since())
 	fmt.Fprintf(c.Out, "KUBECONFIG=%s\n", c.Kubeconfig())
 	return nil
 }

@@ -34,8 +34,12 @@ func testData(dir string) confData {
 
 func TestRenderConfigs(t *testing.T) {
 	dir := t.TempDir()
-	if err := renderConfigs(testData("/srv/e2e"), dir); err != nil {
-		t.Fatalf("renderConfigs: %v", err)
+	changed, err := renderConfigs(testData("/srv/e2e"), dir)
+	if err != nil || len(changed) != len(renderedConfigs) {
+		t.Fatalf("renderConfigs = %v, %v; want every file written", changed, err)
+	}
+	if changed, err := renderConfigs(testData("/srv/e2e"), dir); err != nil || len(changed) != 0 {
+		t.Errorf("second renderConfigs = %v, %v; want nothing changed", changed, err)
 	}
 	tests := []struct {
 		file string

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/template"
 )
@@ -70,24 +72,41 @@ func (c *Cluster) renderConfigs() error {
 	if err != nil {
 		return err
 	}
-	return renderConfigs(data, c.path("run", "conf"))
-}
-
-func renderConfigs(data confData, dir string) error {
-	for src, dst := range renderedConfigs {
-		text, err := conf.ReadFile("conf/" + src)
-		if err != nil {
-			return fmt.Errorf("config %s: %w", src, err)
-		}
-		out, err := render(src, string(text), data)
-		if err != nil {
-			return err
-		}
-		if err := writeIfChanged(filepath.Join(dir, dst), out, 0o644); err != nil {
-			return err
+	changed, err := renderConfigs(data, c.path("run", "conf"))
+	if err != nil {
+		return err
+	}
+	if len(changed) > 0 {
+		if _, ok := c.running("kubelet"); ok {
+			c.Log.Warn("configuration changed while the cluster runs; apply it with 'make cluster-down && make cluster'", "files", changed)
 		}
 	}
 	return nil
+}
+
+// renderConfigs renders every template into dir and returns the files whose
+// content changed.
+func renderConfigs(data confData, dir string) (changed []string, err error) {
+	for src, dst := range renderedConfigs {
+		text, err := conf.ReadFile("conf/" + src)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", src, err)
+		}
+		out, err := render(src, string(text), data)
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, dst)
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, out) {
+			continue
+		}
+		if err := writeIfChanged(path, out, 0o644); err != nil {
+			return nil, err
+		}
+		changed = append(changed, path)
+	}
+	sort.Strings(changed)
+	return changed, nil
 }
 
 // render executes a template and refuses output that still holds a

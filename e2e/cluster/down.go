@@ -87,9 +87,12 @@ func (c *Cluster) removePods(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(rctx, c.k8sBin(), "cri-rmp", "unix://"+c.containerdSock()).CombinedOutput()
+	_ = os.WriteFile(c.logFile("cri-rmp"), out, 0o644)
 	if err != nil {
-		c.Log.Warn("remove pod sandboxes", "err", err, "output", strings.TrimSpace(string(out)))
+		c.Log.Warn("remove pod sandboxes", "err", err, "log", c.logFile("cri-rmp"), "output", strings.TrimSpace(string(out)))
+		return
 	}
+	c.Log.Info("removed pod sandboxes", "count", strings.Count(string(out), "removed sandbox"))
 }
 
 func (c *Cluster) killProcesses(what string, pids []int) {

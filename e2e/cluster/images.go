@@ -32,24 +32,34 @@ const (
 // images a shell and the usual tools (sh, cat, ps, nslookup, wget, ...).
 const busyboxPath = "/bin/busybox"
 
-// Image is one container image of the cluster.
+// Image is one container image of the cluster: a main package turned into
+// an image tarball and imported into containerd.
 type Image struct {
 	// Name is the short name: the tarball is images/<Name>.tar and
 	// manifests refer to it as {{index .Images "<Name>"}}.
 	Name string
 	Ref  string
-	// Files lists the content; it may read binaries that Build produced.
+	// Packages are root-module main packages that Build compiles (static,
+	// CGO_ENABLED=0) to c.Binary(pkg) for Files to use.
+	Packages []string
+	// Files lists the content.
 	Files  func(c *Cluster) ([]image.File, error)
 	Config image.Config
 }
 
 // Images lists every image the harness builds and imports; this is the one
-// place to add one (the agent image comes here).
+// place to add one. The agent image is added as:
+//
+//	{Name: "agent", Ref: "e2e.mirrord.local/agent:e2e", Packages: []string{"agent/cmd/agent"},
+//	 Files: func(c *Cluster) ([]image.File, error) {
+//	     return []image.File{{Path: "/mirrord-agent", Source: c.Binary("agent/cmd/agent")}}, nil
+//	 },
+//	 Config: image.Config{Entrypoint: []string{"/mirrord-agent"}}},
 func Images() []Image {
 	return []Image{
-		{Name: "pause", Ref: PauseImage,
+		{Name: "pause", Ref: PauseImage, Packages: []string{"e2e/apps/pause"},
 			Files: func(c *Cluster) ([]image.File, error) {
-				return []image.File{{Path: "/pause", Source: c.path("build", "pause")}}, nil
+				return []image.File{{Path: "/pause", Source: c.Binary("e2e/apps/pause")}}, nil
 			},
 			Config: image.Config{Entrypoint: []string{"/pause"}}},
 		{Name: "coredns", Ref: CoreDNSImage,
@@ -60,14 +70,14 @@ func Images() []Image {
 		{Name: "busybox", Ref: BusyboxImage,
 			Files:  func(*Cluster) ([]image.File, error) { return busyboxFiles() },
 			Config: image.Config{Cmd: []string{"sh"}}},
-		{Name: "sampleapp", Ref: SampleAppImage,
+		{Name: "sampleapp", Ref: SampleAppImage, Packages: []string{"e2e/apps/sampleapp"},
 			Files: func(c *Cluster) ([]image.File, error) {
 				files, err := busyboxFiles()
 				if err != nil {
 					return nil, err
 				}
 				return append(files,
-					image.File{Path: "/app/sampleapp", Source: c.path("build", "sampleapp")},
+					image.File{Path: "/app/sampleapp", Source: c.Binary("e2e/apps/sampleapp")},
 					image.File{Path: sample.TestFilePath, Contents: []byte(sample.TestFileText)},
 				), nil
 			},

@@ -108,15 +108,17 @@ func (c *Cluster) components() ([]component, error) {
 // startAll starts every component that is not running, in order, waiting
 // for each to serve before starting the ones that need it. The images are
 // imported once containerd serves and before kubelet starts, because the
-// sandbox image must exist before the first pod.
-func (c *Cluster) startAll(ctx context.Context) error {
+// sandbox image must exist before the first pod. It reports whether it
+// started kubelet: then the pods of the previous run are gone.
+func (c *Cluster) startAll(ctx context.Context) (nodeRestarted bool, err error) {
 	if err := c.hostSysctls(); err != nil {
-		return err
+		return false, err
 	}
 	comps, err := c.components()
 	if err != nil {
-		return err
+		return false, err
 	}
+	_, kubeletRan := c.running("kubelet")
 	byName := map[string]component{}
 	procs := map[string]*proc{}
 	for _, comp := range comps {
@@ -145,13 +147,14 @@ func (c *Cluster) startAll(ctx context.Context) error {
 		func() error { return waitOne("kubelet") },
 		func() error { return waitOne("kube-proxy") },
 		func() error { return c.waitNodeReady(ctx, procs["kubelet"]) },
+		func() error { c.Log.Info("node Ready", "node", NodeName, "at", c.since()); return nil },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return fmt.Errorf("%w\n(stop what was started with 'make cluster-down')", err)
+			return false, fmt.Errorf("%w\n(stop what was started with 'make cluster-down')", err)
 		}
 	}
-	return nil
+	return !kubeletRan, nil
 }
 
 // hostSysctls enables forwarding and bridge netfilter, which pod and Service
@@ -235,7 +238,7 @@ func (c *Cluster) start(comp component) (*proc, error) {
 	if err := os.WriteFile(c.pidFile(comp.name), []byte(fmt.Sprintf("%d %s\n", p.pid, st)), 0o644); err != nil {
 		return nil, fmt.Errorf("start %s: record pid: %w", comp.name, err)
 	}
-	c.Log.Info("started", "component", comp.name, "pid", p.pid, "log", logPath)
+	c.Log.Info("started", "component", comp.name, "pid", p.pid, "log", logPath, "at", c.since())
 	return p, nil
 }
 

@@ -116,8 +116,11 @@ func (c *Cluster) waitNodeReady(ctx context.Context, kubelet *proc) error {
 }
 
 // deploy applies CoreDNS and the sample workloads with server-side apply
-// and waits until every one of them is Ready.
-func (c *Cluster) deploy(ctx context.Context) error {
+// and waits until every one of them is Ready. After a node restart the
+// Jobs are recreated: their pods (restartPolicy Never) do not survive it,
+// and the Job controller would replace them only after its back-off, and
+// give up after backoffLimit restarts.
+func (c *Cluster) deploy(ctx context.Context, nodeRestarted bool) error {
 	objs, err := c.renderManifests()
 	if err != nil {
 		return err
@@ -132,7 +135,7 @@ func (c *Cluster) deploy(ctx context.Context) error {
 	var namespaces []string
 	for _, o := range objs {
 		if o.GetKind() == "Namespace" {
-			if err := c.apply(ctx, dyn, mapper, o); err != nil {
+			if err := c.apply(ctx, dyn, mapper, o, false); err != nil {
 				return err
 			}
 			namespaces = append(namespaces, o.GetName())
@@ -149,12 +152,16 @@ func (c *Cluster) deploy(ctx context.Context) error {
 	}
 	for _, o := range objs {
 		if o.GetKind() != "Namespace" {
-			if err := c.apply(ctx, dyn, mapper, o); err != nil {
+			if err := c.apply(ctx, dyn, mapper, o, nodeRestarted && o.GetKind() == "Job"); err != nil {
 				return err
 			}
 		}
 	}
-	return c.waitWorkloads(ctx, cs, objs)
+	if err := c.waitWorkloads(ctx, cs, objs); err != nil {
+		return err
+	}
+	c.Log.Info("workloads Ready", "namespace", Namespace, "at", c.since())
+	return nil
 }
 
 // renderManifests renders the embedded manifests into objects.
@@ -210,8 +217,9 @@ func decodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
 }
 
 // apply server-side applies one object. Pods and Jobs are recreated when
-// their rendered content changed, since their specs are immutable.
-func (c *Cluster) apply(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, o *unstructured.Unstructured) error {
+// their rendered content changed, since their specs are immutable, and
+// when recreate is set.
+func (c *Cluster) apply(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, o *unstructured.Unstructured, recreate bool) error {
 	gvk := o.GroupVersionKind()
 	mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
@@ -237,10 +245,10 @@ func (c *Cluster) apply(ctx context.Context, dyn dynamic.Interface, mapper meta.
 		o.SetAnnotations(ann)
 		live, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
 		switch {
-		case err == nil && live.GetAnnotations()[appliedHash] == hash:
+		case err == nil && live.GetAnnotations()[appliedHash] == hash && !recreate:
 			return nil
 		case err == nil:
-			c.Log.Info("recreating (changed)", "object", what)
+			c.Log.Info("recreating", "object", what, "changed", live.GetAnnotations()[appliedHash] != hash)
 			if err := c.deleteAndWait(ctx, ri, o.GetName()); err != nil {
 				return fmt.Errorf("recreate %s: %w", what, err)
 			}

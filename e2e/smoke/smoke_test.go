@@ -120,7 +120,7 @@ func TestExec(t *testing.T) {
 	}{
 		{"file", "", []string{"cat", sample.TestFilePath}, sample.TestFileText},
 		{"env", "", []string{"sh", "-c", "echo $" + sample.EnvFirst + " $" + sample.EnvSecond}, sample.EnvFirstValue + " " + sample.EnvSecondValue + "\n"},
-		{"env from ConfigMap", "", []string{"printenv", sample.EnvThird}, sample.EnvThirdValue + "\n"},
+		{"env from ConfigMap", "", []string{"sh", "-c", `echo "$` + sample.EnvThird + `"`}, sample.EnvThirdValue + "\n"},
 		{"stdin", "hi\n", []string{"sh", "-c", "read x; echo got:$x"}, "got:hi\n"},
 		{"write and read back", "", []string{"sh", "-c", "echo written > /tmp/e2e-exec && cat /tmp/e2e-exec && rm /tmp/e2e-exec"}, "written\n"},
 	}
