@@ -133,9 +133,13 @@ func loadOrCreateCA(keyPath, certPath string) (crypto.Signer, *x509.Certificate,
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: ca key: %w", err)
 	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, err
+	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
+		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: "mirrord-e2e-ca"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
@@ -162,9 +166,13 @@ func issue(base string, caKey crypto.Signer, ca *x509.Certificate, s certSpec) e
 	if err != nil {
 		return fmt.Errorf("pki: %s key: %w", s.name, err)
 	}
+	sn, err := serial()
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
+		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: s.cn, Organization: s.org},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.AddDate(10, 0, 0),
@@ -258,12 +266,12 @@ func writeIfChanged(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-func serial() *big.Int {
+func serial() (*big.Int, error) {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		panic(err) // crypto/rand never fails on Linux
+		return nil, fmt.Errorf("pki: serial number: %w", err)
 	}
-	return n
+	return n, nil
 }
 
 func writeKey(path string, key *ecdsa.PrivateKey) error {
@@ -278,7 +286,8 @@ func writePEM(path, typ string, der []byte, mode os.FileMode) error {
 	return writeIfChanged(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode)
 }
 
-func readKey(path string) (crypto.Signer, error) {
+// readPEM returns the DER bytes of the first PEM block in path.
+func readPEM(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -287,7 +296,15 @@ func readKey(path string) (crypto.Signer, error) {
 	if b == nil {
 		return nil, fmt.Errorf("pki: %s: no PEM block", path)
 	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	return b.Bytes, nil
+}
+
+func readKey(path string) (crypto.Signer, error) {
+	der, err := readPEM(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("pki: %s: %w", path, err)
 	}
@@ -299,13 +316,9 @@ func readKey(path string) (crypto.Signer, error) {
 }
 
 func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	der, err := readPEM(path)
 	if err != nil {
 		return nil, err
 	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return nil, fmt.Errorf("pki: %s: no PEM block", path)
-	}
-	return x509.ParseCertificate(b.Bytes)
+	return x509.ParseCertificate(der)
 }
