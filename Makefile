@@ -15,9 +15,10 @@ all: build
 build: ## build bin/mirrord
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/mirrord ./cli/cmd/mirrord
 
-## test is the README's test command: gofmt, vet, generated-file checks and the unit tests.
-## The e2e suites (`make e2e`) join it once the local-cluster harness (issue 3) is proven.
+## test is the README's test command: gofmt, vet, generated-file checks, the unit
+## tests, then every e2e suite against the local cluster (started if needed).
 test: unit
+	$(MAKE) e2e
 
 unit: check-generated lint
 	$(GO) test ./...
