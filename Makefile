@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
 VERSION ?= $(shell cat VERSION)
-LDFLAGS := -s -w -X github.com/mirrord-go/mirrord/cli/internal/buildinfo.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/mirrord-go/mirrord/internal/buildinfo.Version=$(VERSION)
 export CGO_ENABLED ?= 0
 export GOFLAGS ?= -buildvcs=false
 

@@ -10,7 +10,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/mirrord-go/mirrord/cli/internal/buildinfo"
+	"github.com/mirrord-go/mirrord/internal/buildinfo"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
