@@ -20,7 +20,7 @@ type testHandler struct{ sess *ServerSession }
 func (h *testHandler) Call(ctx context.Context, kind Kind, body []byte) (any, error) {
 	switch kind {
 	case KindEnv:
-		return EnvResponse{Vars: []EnvVar{{"A", "1"}, {"B", "x=y"}}}, nil
+		return EnvResponse{Vars: []EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "x=y"}}}, nil
 	case KindStat:
 		return nil, &net.OpError{Op: "stat", Err: syscall.ENOENT}
 	case KindHostname:
@@ -155,7 +155,7 @@ func TestCalls(t *testing.T) {
 	}})
 	ctx := context.Background()
 	env, err := c.Env(ctx)
-	if err != nil || len(env) != 2 || env[1] != (EnvVar{"B", "x=y"}) {
+	if err != nil || len(env) != 2 || env[1] != (EnvVar{Name: "B", Value: "x=y"}) {
 		t.Fatalf("Env = %v, %v", env, err)
 	}
 	var hn HostnameResponse

@@ -60,8 +60,10 @@ func (c *Cluster) Build(ctx context.Context) error {
 		}
 	}
 	// Root-module binaries: go build is a fast no-op when nothing changed.
-	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", c.path("build") + "/"}
-	for _, p := range imagePackages() {
+	// The version is stamped as the Makefile does for the CLI, so the agent
+	// reports the version the CLI expects.
+	args := []string{"build", "-trimpath", "-ldflags=" + rootLDFlags(c.version), "-o", c.path("build") + "/"}
+	for _, p := range imagePackages(c.version) {
 		args = append(args, "./"+p)
 	}
 	if err := c.goRun(ctx, goBin, c.SrcDir, "apps", args...); err != nil {
@@ -70,10 +72,15 @@ func (c *Cluster) Build(ctx context.Context) error {
 	return nil
 }
 
+// rootLDFlags are the link flags of the root-module binaries.
+func rootLDFlags(version string) string {
+	return "-s -w -X github.com/mirrord-go/mirrord/internal/buildinfo.Version=" + version
+}
+
 // imagePackages is the union of the images' Packages.
-func imagePackages() []string {
+func imagePackages(version string) []string {
 	var pkgs []string
-	for _, img := range Images() {
+	for _, img := range Images(version) {
 		for _, p := range img.Packages {
 			if !slices.Contains(pkgs, p) {
 				pkgs = append(pkgs, p)

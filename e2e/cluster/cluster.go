@@ -54,6 +54,11 @@ const (
 	APIPort      = 6443
 	// Bridge is the CNI bridge on the host.
 	Bridge = "cni0"
+	// ContainerdSocket is where the cluster's containerd serves: the
+	// standard path, which the mirrord agent finds through its /host/run
+	// mount as it would on a real node. It is the one path of the cluster
+	// outside the state directory that `up` creates, and `down` removes it.
+	ContainerdSocket = "/run/containerd/containerd.sock"
 )
 
 // DirFromEnv returns $CLUSTER_DIR, or DefaultDir when it is unset.
@@ -80,7 +85,8 @@ type Cluster struct {
 	// Out receives the few lines meant for the user (kubeconfig path, status).
 	Out io.Writer
 
-	t0 time.Time // start of Up, for the elapsed times in progress lines
+	t0      time.Time // start of Up, for the elapsed times in progress lines
+	version string    // the repository's VERSION, read by Up
 }
 
 // since is the elapsed time of Up, for progress lines.
@@ -114,7 +120,7 @@ func (c *Cluster) LaptopKubeconfig() string { return c.path("laptop.kubeconfig")
 func (c *Cluster) Kubectl() string { return c.path("bin", "kubectl") }
 
 func (c *Cluster) k8sBin() string         { return c.path("bin", "k8s") }
-func (c *Cluster) containerdSock() string { return c.path("run", "containerd.sock") }
+func (c *Cluster) containerdSock() string { return ContainerdSocket }
 func (c *Cluster) logFile(name string) string {
 	return c.path("logs", name+".log")
 }
@@ -136,6 +142,14 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := c.resolveNodeIP(); err != nil {
 		return err
 	}
+	if c.SrcDir == "" {
+		return errors.New("build: the repository root is unknown (run from the repository or pass --src)")
+	}
+	v, err := RepoVersion(c.SrcDir)
+	if err != nil {
+		return err
+	}
+	c.version = v
 	if err := c.Build(ctx); err != nil {
 		return err
 	}

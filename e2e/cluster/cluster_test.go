@@ -5,6 +5,9 @@ package cluster
 import (
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mirrord-go/mirrord/e2e/apps/sample"
+	"github.com/mirrord-go/mirrord/schema"
 )
 
 // testData is a confData with fixed images, as Up would compute it.
@@ -23,9 +27,10 @@ func testData(dir string) confData {
 		Dir: dir, NodeName: NodeName, NodeIP: "192.0.2.2",
 		PodCIDR: PodCIDR, ClusterCIDR: ClusterCIDR, DNSServiceIP: DNSServiceIP,
 		Bridge: Bridge, Runc: "/usr/sbin/runc", SandboxImage: PauseImage, Namespace: Namespace,
-		Images: map[string]string{}, ImageKeys: map[string]string{}, Sample: sampleDefaults,
+		ContainerdSock: ContainerdSocket,
+		Images:         map[string]string{}, ImageKeys: map[string]string{}, Sample: sampleDefaults,
 	}
-	for _, img := range Images() {
+	for _, img := range Images("1.2.3") {
 		d.Images[img.Name] = img.Ref
 		d.ImageKeys[img.Name] = "0123456789abcdef"
 	}
@@ -45,8 +50,8 @@ func TestRenderConfigs(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"containerd.toml", []string{`address = "/srv/e2e/run/containerd.sock"`, `sandbox_image = "registry.k8s.io/pause:3.10"`, "restrict_oom_score_adj = true", `BinaryName = "/usr/sbin/runc"`, `conf_dir = "/srv/e2e/run/conf/cni"`}},
-		{"kubelet.yaml", []string{"failCgroupV1: false", "clusterDNS: [10.96.0.10]", "unix:///srv/e2e/run/containerd.sock", "volumePluginDir: /srv/e2e/state/kubelet-plugins"}},
+		{"containerd.toml", []string{`address = "/run/containerd/containerd.sock"`, `sandbox_image = "registry.k8s.io/pause:3.10"`, "restrict_oom_score_adj = true", `BinaryName = "/usr/sbin/runc"`, `conf_dir = "/srv/e2e/run/conf/cni"`}},
+		{"kubelet.yaml", []string{"failCgroupV1: false", "clusterDNS: [10.96.0.10]", "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock", "volumePluginDir: /srv/e2e/state/kubelet-plugins"}},
 		{"kube-proxy.yaml", []string{"hostnameOverride: " + NodeName, "kubeconfig: /srv/e2e/pki/kube-proxy.kubeconfig"}},
 		{"cni/10-mirrord-e2e.conflist", []string{`"bridge": "cni0"`, `"subnet": "10.244.0.0/24"`}},
 	}
@@ -301,5 +306,98 @@ func TestSmallHelpers(t *testing.T) {
 	}
 	if !strings.HasPrefix(laptopResolvConf(), "# mirrord e2e laptop netns") || strings.Contains(laptopResolvConf(), "cluster.local") {
 		t.Errorf("laptop resolv.conf:\n%s", laptopResolvConf())
+	}
+}
+
+func TestAgentImage(t *testing.T) {
+	var agent *Image
+	for _, img := range Images("1.2.3") {
+		if img.Name == "agent" {
+			agent = &img
+		}
+	}
+	if agent == nil {
+		t.Fatal("Images has no agent image")
+	}
+	// The CLI's default image must be the one the cluster imports.
+	if want := schema.DefaultAgentRegistry + ":1.2.3"; agent.Ref != want {
+		t.Errorf("agent ref = %s; want %s", agent.Ref, want)
+	}
+	if len(agent.Config.Entrypoint) != 1 || agent.Config.Entrypoint[0] != "/mirrord-agent" {
+		t.Errorf("agent entrypoint = %v", agent.Config.Entrypoint)
+	}
+	if got := rootLDFlags("1.2.3"); !strings.Contains(got, "-X github.com/mirrord-go/mirrord/internal/buildinfo.Version=1.2.3") {
+		t.Errorf("rootLDFlags = %q; want the version stamped", got)
+	}
+}
+
+func TestRepoVersion(t *testing.T) {
+	tests := []struct {
+		content, want, err string
+	}{
+		{"0.1.0\n", "0.1.0", ""},
+		{"", "", "not a usable image tag"},
+		{"1.0 beta", "", "not a usable image tag"},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "VERSION"), []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := RepoVersion(dir)
+		if got != tt.want || (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("RepoVersion(%q) = %q, %v; want %q, %q", tt.content, got, err, tt.want, tt.err)
+		}
+	}
+	if _, err := RepoVersion(t.TempDir()); err == nil {
+		t.Error("RepoVersion without a VERSION file succeeded")
+	}
+}
+
+func TestSocketInodes(t *testing.T) {
+	listing := `Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000002 00000000 00010000 0001 01 4711 /run/containerd/containerd.sock
+0000000000000000: 00000003 00000000 00000000 0001 03 4712 /run/containerd/containerd.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 4713 /run/containerd/containerd.sock.ttrpc
+0000000000000000: 00000003 00000000 00000000 0001 03 4714
+0000000000000000: 00000002 00000000 00010000 0001 01 4715 @/containerd-shim/abc.sock@
+`
+	got := socketInodes(listing, ContainerdSocket)
+	if len(got) != 2 || !got["4711"] || !got["4712"] {
+		t.Errorf("socketInodes = %v; want the listener and its accepted connection", got)
+	}
+}
+
+func TestContainerdSocketOwnership(t *testing.T) {
+	c := &Cluster{Dir: "/nonexistent-state-dir", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	sock := filepath.Join(t.TempDir(), "containerd.sock")
+
+	// Nothing there: claimed, nothing left.
+	if err := c.claimSocket(sock); err != nil || c.socketLeft(sock) != "" {
+		t.Fatalf("no socket: claim %v, left %q", err, c.socketLeft(sock))
+	}
+	// Served by another program (this test process stands for it).
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	err = c.claimSocket(sock)
+	if err == nil || !strings.Contains(err.Error(), "another program already serves "+sock) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("claim of a served socket = %v; want a refusal naming the owner", err)
+	}
+	if left := c.socketLeft(sock); left != "" {
+		t.Errorf("a socket of another program is reported as left: %q", left)
+	}
+	// Its server died without removing it: stale, reported, then removed.
+	ln.Close()
+	if left := c.socketLeft(sock); !strings.Contains(left, "stale") {
+		t.Errorf("left = %q; want the stale socket", left)
+	}
+	if err := c.claimSocket(sock); err != nil {
+		t.Fatalf("claim of a stale socket: %v", err)
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("the stale socket is still there: %v", err)
 	}
 }

@@ -25,7 +25,9 @@ type confData struct {
 	Dir, NodeName, NodeIP              string
 	PodCIDR, ClusterCIDR, DNSServiceIP string
 	Bridge, Runc, SandboxImage         string
-	Namespace                          string
+	// ContainerdSock is containerd's API and CRI socket.
+	ContainerdSock string
+	Namespace      string
 	// Images maps an image's short name to its reference; ImageKeys to its
 	// content key, which pod templates carry as an annotation so that a
 	// changed image rolls its pods.
@@ -43,10 +45,11 @@ func (c *Cluster) confData() (confData, error) {
 		Dir: c.Dir, NodeName: NodeName, NodeIP: c.NodeIP,
 		PodCIDR: PodCIDR, ClusterCIDR: ClusterCIDR, DNSServiceIP: DNSServiceIP,
 		Bridge: Bridge, Runc: runc, SandboxImage: PauseImage, Namespace: Namespace,
-		Images: map[string]string{}, ImageKeys: map[string]string{},
+		ContainerdSock: ContainerdSocket,
+		Images:         map[string]string{}, ImageKeys: map[string]string{},
 		Sample: sampleDefaults,
 	}
-	for _, img := range Images() {
+	for _, img := range c.images() {
 		d.Images[img.Name] = img.Ref
 		key, err := c.imageKey(img)
 		if err != nil {

@@ -37,6 +37,7 @@ func (c *Cluster) Down(ctx context.Context, wipe bool) error {
 		c.stopComponent(name)
 		if name == "containerd" {
 			c.killProcesses("containerd shim", c.shimPIDs())
+			c.removeContainerdSocket() // left when containerd had to be killed
 		}
 	}
 	c.killProcesses("pod process", kubepodsPIDs())
@@ -110,6 +111,7 @@ func (c *Cluster) killProcesses(what string, pids []int) {
 type procInfo struct {
 	pid     int
 	exe     string
+	cwd     string
 	cmdline []string
 	cgroup  string
 }
@@ -128,6 +130,7 @@ func processes() []procInfo {
 		}
 		p := procInfo{pid: pid, cmdline: strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")}
 		p.exe, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		p.cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		p.cgroup = string(cg)
 		out = append(out, p)
@@ -135,12 +138,14 @@ func processes() []procInfo {
 	return out
 }
 
-// shimPIDs are the containerd shims of our socket (matched by its path,
-// which is unique to this state dir).
+// shimPIDs are the shims of our containerd. The socket path is the
+// standard one, shared with any other containerd, so a shim is ours when
+// it runs in a task bundle under our containerd state (its working
+// directory) or names the state dir (the socket's path before it moved).
 func (c *Cluster) shimPIDs() []int {
 	var pids []int
 	for _, p := range processes() {
-		if strings.Contains(filepath.Base(p.exe), "containerd-shim") && containsArg(p.cmdline, c.containerdSock()) {
+		if strings.Contains(filepath.Base(p.exe), "containerd-shim") && (strings.HasPrefix(p.cwd, c.Dir+"/") || containsArg(p.cmdline, c.Dir+"/")) {
 			pids = append(pids, p.pid)
 		}
 	}
@@ -388,8 +393,8 @@ func otherContainerd() bool {
 }
 
 // CheckClean lists what of the cluster is left on the host: processes,
-// iptables chains, the bridge, mounts under Dir and the laptop netns. An
-// empty list means clean.
+// iptables chains, the bridge, mounts under Dir, the laptop netns and the
+// containerd socket. An empty list means clean.
 func (c *Cluster) CheckClean(ctx context.Context) ([]string, error) {
 	var left []string
 	for _, name := range stopOrder {
@@ -435,6 +440,9 @@ func (c *Cluster) CheckClean(ctx context.Context) ([]string, error) {
 	}
 	if netnsExists() {
 		left = append(left, "network namespace: "+LaptopNetns)
+	}
+	if s := c.containerdSocketLeft(); s != "" {
+		left = append(left, s)
 	}
 	if _, err := os.Stat(filepath.Dir(LaptopResolvConf())); err == nil {
 		left = append(left, "directory: "+filepath.Dir(LaptopResolvConf()))

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,7 +27,30 @@ const (
 	CoreDNSImage   = "e2e.mirrord.local/coredns:e2e"
 	BusyboxImage   = "e2e.mirrord.local/busybox:e2e"
 	SampleAppImage = "e2e.mirrord.local/sampleapp:e2e"
+	// AgentImageRepo is the agent's repository: the CLI's default
+	// (schema.DefaultAgentRegistry), so that the CLI finds the imported
+	// image without any agent.image setting.
+	AgentImageRepo = "ghcr.io/mirrord-go/mirrord-agent"
+	// agentPackage is the agent's main package.
+	agentPackage = "agent/cmd/mirrord-agent"
 )
+
+// AgentImage is the agent image reference for a version (the repository's
+// VERSION file, which the CLI's default image tag is stamped from).
+func AgentImage(version string) string { return AgentImageRepo + ":" + version }
+
+// RepoVersion reads the VERSION file at the root of the repository srcDir.
+func RepoVersion(srcDir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(srcDir, "VERSION"))
+	if err != nil {
+		return "", fmt.Errorf("reading the repository version: %w", err)
+	}
+	v := strings.TrimSpace(string(data))
+	if v == "" || strings.ContainsAny(v, " \t\n:/@") {
+		return "", fmt.Errorf("%s holds %q, which is not a usable image tag", filepath.Join(srcDir, "VERSION"), v)
+	}
+	return v, nil
+}
 
 // busyboxPath is Debian's busybox-static, a static binary that gives the
 // images a shell and the usual tools (sh, cat, ps, nslookup, wget, ...).
@@ -48,15 +72,17 @@ type Image struct {
 }
 
 // Images lists every image the harness builds and imports; this is the one
-// place to add one. The agent image is added as:
-//
-//	{Name: "agent", Ref: "e2e.mirrord.local/agent:e2e", Packages: []string{"agent/cmd/agent"},
-//	 Files: func(c *Cluster) ([]image.File, error) {
-//	     return []image.File{{Path: "/mirrord-agent", Source: c.Binary("agent/cmd/agent")}}, nil
-//	 },
-//	 Config: image.Config{Entrypoint: []string{"/mirrord-agent"}}},
-func Images() []Image {
+// place to add one. version is the repository's VERSION: it tags the agent
+// image, and Build stamps it into the binaries.
+func Images(version string) []Image {
 	return []Image{
+		// Only the static agent binary. The working directory is / so that
+		// upstream's pod spec form, command ./mirrord-agent, works too.
+		{Name: "agent", Ref: AgentImage(version), Packages: []string{agentPackage},
+			Files: func(c *Cluster) ([]image.File, error) {
+				return []image.File{{Path: "/mirrord-agent", Source: c.Binary(agentPackage)}}, nil
+			},
+			Config: image.Config{Entrypoint: []string{"/mirrord-agent"}, WorkingDir: "/"}},
 		{Name: "pause", Ref: PauseImage, Packages: []string{"e2e/apps/pause"},
 			Files: func(c *Cluster) ([]image.File, error) {
 				return []image.File{{Path: "/pause", Source: c.Binary("e2e/apps/pause")}}, nil
@@ -144,11 +170,14 @@ func hashFile(w io.Writer, path string) error {
 	return err
 }
 
+// images is Images for this checkout's version.
+func (c *Cluster) images() []Image { return Images(c.version) }
+
 func (c *Cluster) imageTar(img Image) string { return c.path("images", img.Name+".tar") }
 
 // BuildImages writes images/<name>.tar for every image whose key changed.
 func (c *Cluster) BuildImages(ctx context.Context) error {
-	for _, img := range Images() {
+	for _, img := range c.images() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -188,7 +217,7 @@ func (c *Cluster) ImportImages(ctx context.Context) error {
 	if err := os.MkdirAll(c.path("state", "imported"), 0o755); err != nil {
 		return fmt.Errorf("import images: %w", err)
 	}
-	for _, img := range Images() {
+	for _, img := range c.images() {
 		key, err := os.ReadFile(c.imageTar(img) + ".key")
 		if err != nil {
 			return fmt.Errorf("import %s: not built: %w", img.Name, err)

@@ -28,6 +28,9 @@ type component struct {
 	// ready probes whether the component serves; each call is bounded by
 	// its ctx (probeTimeout).
 	ready func(ctx context.Context) error
+	// claim, when set, prepares what the component needs that another
+	// program could hold (besides ports); it runs just before the start.
+	claim func() error
 }
 
 const (
@@ -59,6 +62,7 @@ func (c *Cluster) components() ([]component, error) {
 			"--initial-cluster", "default=http://127.0.0.1:2380", "--logger", "zap", "--log-level", "warn",
 		}, ready: httpProbe(http.DefaultClient, "http://127.0.0.1:2379/health", `"health":"true"`)},
 		{name: "containerd", bin: containerd, args: []string{"--config", conf("containerd.toml")},
+			claim: c.claimContainerdSocket,
 			ready: func(ctx context.Context) error {
 				_, err := output(ctx, "ctr", "--connect-timeout", "1s", "--address", c.containerdSock(), "version")
 				return err
@@ -208,6 +212,11 @@ func (c *Cluster) start(comp component) (*proc, error) {
 			return nil, fmt.Errorf("start %s: port %d is in use by another program (another cluster?): %w", comp.name, port, err)
 		}
 		ln.Close()
+	}
+	if comp.claim != nil {
+		if err := comp.claim(); err != nil {
+			return nil, err
+		}
 	}
 	logPath := c.logFile(comp.name)
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

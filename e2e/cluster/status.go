@@ -23,6 +23,7 @@ func (c *Cluster) Status(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(tw, "state dir\t%s\n", c.Dir)
 	fmt.Fprintf(tw, "kubeconfig\t%s\n", c.Kubeconfig())
 	fmt.Fprintf(tw, "laptop\tip netns exec %s ... (kubeconfig %s)\n", LaptopNetns, c.LaptopKubeconfig())
+	fmt.Fprintf(tw, "containerd socket\t%s\n", c.containerdSock())
 	running := 0
 	for i := len(stopOrder) - 1; i >= 0; i-- {
 		name := stopOrder[i]
