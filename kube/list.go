@@ -1,0 +1,223 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/pager"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mirrord-go/mirrord/schema"
+)
+
+// ListOptions is what `mirrord ls` asks for.
+type ListOptions struct {
+	Namespace string   // empty → the client's namespace
+	Types     []string // nil = upstream default set (pod, deployment, rollout)
+}
+
+// ListedTarget is one entry of `mirrord ls`.
+type ListedTarget struct {
+	Path      string `json:"path"`
+	Available bool   `json:"available"`
+}
+
+// DefaultListTypes is what `ls` lists when no type is asked for, in
+// upstream's order.
+var DefaultListTypes = []string{schema.KindPod, schema.KindDeployment, schema.KindRollout}
+
+// ListTypes are the types `ls` can list.
+var ListTypes = []string{
+	schema.KindPod, schema.KindDeployment, schema.KindRollout, schema.KindJob, schema.KindCronJob,
+	schema.KindStatefulSet, schema.KindService, schema.KindReplicaSet,
+}
+
+// listSelector hides mirrord's agent pods and the operator's copies.
+const listSelector = "app!=mirrord,!operator.metalbear.co/owner"
+
+// listPage bounds each list call; larger namespaces are read in pages.
+const listPage = 500
+
+// CheckListTypes validates the types given to `ls`.
+func CheckListTypes(types []string) error {
+	for _, t := range types {
+		if t == schema.KindTargetless {
+			return fmt.Errorf("target type %q cannot be listed: it is not a resource; use one of %s", t, strings.Join(ListTypes, ", "))
+		}
+		if !slices.Contains(ListTypes, t) {
+			return fmt.Errorf("unknown target type %q: use one of %s", t, strings.Join(ListTypes, ", "))
+		}
+	}
+	return nil
+}
+
+// ListTargets lists the targets of a namespace: running, ready pods (one
+// entry per container when a pod has several that are not mesh
+// sidecars), deployments with an available replica, rollouts, and the
+// other kinds by name. The result follows the order of the types; each
+// kind is listed concurrently.
+func (c *Client) ListTargets(ctx context.Context, o ListOptions) ([]ListedTarget, error) {
+	types := o.Types
+	if types == nil {
+		types = DefaultListTypes
+	}
+	if err := CheckListTypes(types); err != nil {
+		return nil, err
+	}
+	ns := o.Namespace
+	if ns == "" {
+		ns = c.Namespace
+	}
+	results := make([][]string, len(types))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, t := range types {
+		g.Go(func() error {
+			paths, err := c.listKind(gctx, t, ns)
+			if err != nil {
+				return err
+			}
+			results[i] = paths
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := []ListedTarget{}
+	for _, paths := range results {
+		for _, p := range paths {
+			out = append(out, ListedTarget{Path: p, Available: true})
+		}
+	}
+	return out, nil
+}
+
+// ListNamespaces lists every namespace of the cluster by name.
+func (c *Client) ListNamespaces(ctx context.Context) ([]string, error) {
+	var names []string
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return c.Clientset.CoreV1().Namespaces().List(ctx, opts)
+	})
+	p.PageSize = listPage
+	err := p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return err
+		}
+		names = append(names, m.GetName())
+		return nil
+	})
+	if err != nil {
+		return nil, apiErr(err, "listing namespaces")
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// listKind returns the target paths of one kind.
+func (c *Client) listKind(ctx context.Context, kind, ns string) ([]string, error) {
+	opts := metav1.ListOptions{LabelSelector: listSelector}
+	var page pager.ListPageFunc
+	keep := func(runtime.Object) []string { return nil }
+	switch kind {
+	case schema.KindPod:
+		opts.FieldSelector = "status.phase=Running"
+		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.Clientset.CoreV1().Pods(ns).List(ctx, o)
+		}
+		keep = func(obj runtime.Object) []string { return podPaths(obj.(*corev1.Pod)) }
+	case schema.KindDeployment:
+		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.Clientset.AppsV1().Deployments(ns).List(ctx, o)
+		}
+		keep = func(obj runtime.Object) []string {
+			if d := obj.(*appsv1.Deployment); d.Status.AvailableReplicas >= 1 {
+				return []string{kind + "/" + d.Name}
+			}
+			return nil
+		}
+	case schema.KindRollout:
+		if c.Dynamic == nil {
+			return nil, nil
+		}
+		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.Dynamic.Resource(rolloutGVR).Namespace(ns).List(ctx, o)
+		}
+	case schema.KindStatefulSet:
+		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.Clientset.AppsV1().StatefulSets(ns).List(ctx, o)
+		}
+	case schema.KindReplicaSet:
+		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.Clientset.AppsV1().ReplicaSets(ns).List(ctx, o)
+		}
+	case schema.KindJob:
+		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.Clientset.BatchV1().Jobs(ns).List(ctx, o)
+		}
+	case schema.KindCronJob:
+		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.Clientset.BatchV1().CronJobs(ns).List(ctx, o)
+		}
+	case schema.KindService:
+		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.Clientset.CoreV1().Services(ns).List(ctx, o)
+		}
+	default:
+		return nil, fmt.Errorf("unknown target type %q", kind)
+	}
+	if kind != schema.KindPod && kind != schema.KindDeployment {
+		// Other kinds are listed by name, as upstream does.
+		keep = func(obj runtime.Object) []string {
+			m, err := meta.Accessor(obj)
+			if err != nil {
+				return nil
+			}
+			return []string{kind + "/" + m.GetName()}
+		}
+	}
+	p := pager.New(page)
+	p.PageSize = listPage
+	var paths []string
+	err := p.EachListItem(ctx, opts, func(obj runtime.Object) error {
+		paths = append(paths, keep(obj)...)
+		return nil
+	})
+	if err != nil {
+		if kind == schema.KindRollout && (apierrors.IsNotFound(err) || apierrors.IsForbidden(err)) {
+			// No Argo Rollouts in this cluster (or not readable): nothing to list.
+			slog.DebugContext(ctx, "not listing rollouts", "namespace", ns, "err", err)
+			return nil, nil
+		}
+		return nil, apiErr(err, "listing %ss in namespace %s", kind, ns)
+	}
+	return paths, nil
+}
+
+// podPaths is how a ready pod appears in `ls`: pod/<name>, or one
+// pod/<name>/container/<c> per container when it has several that are not
+// mesh sidecars.
+func podPaths(p *corev1.Pod) []string {
+	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !podReady(p) {
+		return nil
+	}
+	cs := eligibleContainers(p)
+	if len(cs) <= 1 {
+		return []string{"pod/" + p.Name}
+	}
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = "pod/" + p.Name + "/container/" + c
+	}
+	return out
+}
