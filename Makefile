@@ -54,5 +54,5 @@ clean:
 
 -include e2e/e2e.mk
 
-demo: build ## a guided tour of what works now
+demo: build cluster ## bring up the local cluster if needed, then a guided tour of what works now
 	@demo/tour.sh

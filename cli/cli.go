@@ -22,7 +22,7 @@ func Main(args []string) int {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRoot(stdin, stdout, stderr)
-	root.SetArgs(args)
+	root.SetArgs(bareConfigFlag(args))
 	cmd, err := root.ExecuteC()
 	if err == nil {
 		return 0
@@ -108,6 +108,8 @@ environment, which wins over the file.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newVersionCmd(), newSchemaCmd(), newVerifyConfigCmd())
+	root.AddCommand(newExecCmd(), newPortForwardCmd())
+	root.AddCommand(newLsCmd())
 	return root
 }
 

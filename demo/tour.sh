@@ -1,13 +1,47 @@
 #!/usr/bin/env bash
-# A short tour of what works now. Each command is printed before it runs.
-set -uo pipefail
+# The guided tour: each command is printed before it runs. mirrord runs in
+# the "laptop" network namespace, which reaches the cluster's API server and
+# nothing else, as a developer's machine would.
+set -euo pipefail
 cd "$(dirname "$0")/.."
-M=./bin/mirrord
-run() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
-run $M version
-run $M verify-config demo/good.yaml
-run env TARGET=pod/web-0 $M verify-config --ide demo/good.yaml
-run $M verify-config demo/bad.toml
-printf '\n\033[1m$ %s\033[0m\n' "$M schema | head -c 400"; $M schema | head -c 400; echo
+M=$PWD/bin/mirrord
+DIR=${CLUSTER_DIR:-/var/tmp/mirrord-e2e-cluster}
+NS=mirrord-e2e
+export KUBECONFIG=$DIR/laptop.kubeconfig MIRRORD_PROGRESS_MODE=${MIRRORD_PROGRESS_MODE:-dumb}
+KUBECTL="$DIR/bin/kubectl --kubeconfig $DIR/kubeconfig"
+
+say() { printf '\n\033[36m# %s\033[0m\n' "$*"; }
+show() { printf '\033[1mlaptop$ %s\033[0m\n' "$*"; }
+laptop() { show "$*"; ip netns exec mirrord-laptop "$@"; }
+mirrord() { show "mirrord $*"; ip netns exec mirrord-laptop "$M" "$@"; }
+
+say "The config model: a file with a mistake gets file:line:col and a hint."
+mirrord verify-config demo/bad.toml | head -n 12
+
+IP=$($KUBECTL -n $NS get svc internal-only -o jsonpath='{.spec.clusterIP}')
+say "internal-only ($IP) is a cluster-only service: the laptop cannot reach it."
+show "curl --max-time 2 http://$IP/"
+ip netns exec mirrord-laptop curl -sS --max-time 2 "http://$IP/" || true
+
+say "mirrord ls lists what you can target."
+mirrord ls -n $NS
+
+say "mirrord exec runs a local program with the pod's environment."
+mirrord exec -t deploy/web -n $NS -- sh -c 'env | grep ^MIRRORD_FAKE | sort; echo "local PATH kept: $PATH"'
+
+say "mirrord port-forward -L makes cluster-only services local (names resolve in the cluster)."
+show "mirrord port-forward -t deploy/web -n $NS -L 18080:internal-only:80 &"
+ip netns exec mirrord-laptop "$M" port-forward -t deploy/web -n $NS -L 18080:internal-only:80 &
+PF=$!
+trap 'kill $PF 2>/dev/null || true' EXIT
+for _ in $(seq 50); do ip netns exec mirrord-laptop curl -s -o /dev/null --max-time 1 http://127.0.0.1:18080/ && break; sleep 0.2; done
+laptop curl -sS http://127.0.0.1:18080/
+kill -INT $PF; wait $PF || true
+trap - EXIT
+
+say "Nothing is left behind: the agent Jobs are gone."
+sleep 2
+show "kubectl -n $NS get jobs -l app=mirrord"
+$KUBECTL -n $NS get jobs -l app=mirrord 2>&1
 echo
-echo "Next: the local cluster (make cluster) and mirrord exec/ls/port-forward arrive with issues 3 and 4."
+echo "Next: the layer (files, outgoing traffic, DNS) and incoming traffic extend this tour."

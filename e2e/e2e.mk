@@ -13,7 +13,7 @@ CLUSTER_DIR ?= /var/tmp/mirrord-e2e-cluster
 export CLUSTER_DIR
 E2E_TIMEOUT ?= 30m
 CLUSTER_CMD := $(CLUSTER_DIR)/bin/cluster
-CLUSTER_DEBS := containerd runc containernetworking-plugins etcd-server iptables conntrack iproute2 busybox-static socat
+CLUSTER_DEBS := containerd runc containernetworking-plugins etcd-server iptables conntrack iproute2 busybox-static socat curl
 
 .PHONY: deps cluster cluster-down cluster-status cluster-check-clean cluster-kubeconfig cluster-cmd e2e
 

@@ -87,8 +87,14 @@ var unsupported = []struct{ Prefix, Why string }{
 	{"internal_proxy", "this mirrord has no separate internal proxy process"},
 	// Pending: features planned in open issues. Each issue removes its
 	// entries when the feature lands.
-	{"agent", pending},
-	{"feature.env", pending},
+	{"agent.flush_connections", pendingIncoming},
+	{"agent.nftables", pendingIncoming},
+	{"agent.external_ip_fix", pendingIncoming},
+	{"agent.clean_iptables_on_start", pendingIncoming},
+	{"agent.http_detection_timeout", pendingIncoming},
+	{"agent.max_body_buffer_size", pendingIncoming},
+	{"agent.max_body_buffer_timeout", pendingIncoming},
+	{"agent.override_cache_control", pendingIncoming},
 	{"feature.fs", pending},
 	{"feature.network", pending},
 	{"feature.hostname", pending},
@@ -97,10 +103,12 @@ var unsupported = []struct{ Prefix, Why string }{
 	{"skip_extra_build_tools", pending},
 	{"startup_retry", pending},
 	{"use_proxy", pending},
-	{"accept_invalid_certificates", pending},
 }
 
-const pending = "planned for a later version"
+const (
+	pending         = "planned for a later version"
+	pendingIncoming = "used once incoming traffic is supported (a later version)"
+)
 
 // unsupportedWhy returns the reason a key is not supported yet, or "".
 func unsupportedWhy(path string) (prefix, why string) {
