@@ -1,0 +1,7 @@
+package supervisor
+
+// arm64 has only the *at path syscalls.
+
+func registerLegacyOpen(*Supervisor) {}
+
+func registerLegacyMeta(*Supervisor) {}
