@@ -15,7 +15,7 @@ E2E_TIMEOUT ?= 30m
 CLUSTER_CMD := $(CLUSTER_DIR)/bin/cluster
 CLUSTER_DEBS := containerd runc containernetworking-plugins etcd-server iptables conntrack iproute2 busybox-static socat curl
 
-.PHONY: deps cluster cluster-down cluster-status cluster-check-clean cluster-kubeconfig cluster-cmd e2e
+.PHONY: bench-startup deps cluster cluster-down cluster-status cluster-check-clean cluster-kubeconfig cluster-cmd e2e
 
 # The e2e targets fail (never skip) when the machine cannot run the cluster.
 define require_host
@@ -56,3 +56,6 @@ cluster-kubeconfig: cluster-cmd
 
 e2e: cluster ## run every e2e suite against the local cluster
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
+
+bench-startup: build cluster ## median time from `mirrord exec` to the child starting (Job and ephemeral agents)
+	@e2e/bench/startup.sh
