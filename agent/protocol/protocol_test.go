@@ -15,7 +15,17 @@ import (
 const testToken = "s3cret"
 
 // testHandler answers env and echoes TCP streams; fs.stat fails with ENOENT.
-type testHandler struct{ sess *ServerSession }
+type testHandler struct {
+	sess   *ServerSession
+	closed chan struct{}
+}
+
+func (h *testHandler) Close() error {
+	if h.closed != nil {
+		close(h.closed)
+	}
+	return nil
+}
 
 func (h *testHandler) Call(ctx context.Context, kind Kind, body []byte) (any, error) {
 	switch kind {
@@ -248,5 +258,39 @@ func TestHeartbeatDetectsDeadPeer(t *testing.T) {
 	}
 	if err := c.Call(context.Background(), KindEnv, EnvRequest{}, nil); err == nil {
 		t.Fatal("call on a dead session succeeded")
+	}
+}
+
+func TestHandlerClosedAfterSession(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	closed := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_ = Serve(context.Background(), c, ServerOptions{TokenHash: TokenHash(testToken)},
+			func(s *ServerSession) Handler { return &testHandler{sess: s, closed: closed} })
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(context.Background(), conn, ClientOptions{Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Env(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler not closed after the session ended")
 	}
 }

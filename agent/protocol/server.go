@@ -13,7 +13,10 @@ import (
 	"github.com/hashicorp/yamux"
 )
 
-// Handler serves one agent session. Methods are called concurrently.
+// Handler serves one agent session. Methods are called concurrently. A
+// Handler that also implements io.Closer is closed once the session has
+// ended and every request and stream of it has returned, so it can release
+// open files and subscriptions.
 type Handler interface {
 	// Call answers a control request. body is the CBOR request; decode it
 	// with Unmarshal. Return an *Error (or an error with an errno in its
@@ -154,7 +157,12 @@ func Serve(ctx context.Context, conn net.Conn, opts ServerOptions, newHandler fu
 	defer scancel()
 
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		if c, ok := h.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}()
 	wg.Add(1)
 	go func() { // streams; ends when the session closes
 		defer wg.Done()

@@ -152,7 +152,10 @@ func TestLifecycle(t *testing.T) {
 			if err != nil {
 				t.Errorf("Run = %v; want nil", err)
 			}
-			if life := time.Since(left); life < tt.minLife {
+			// The agent may see the client leave a little before Close
+			// returns here, so allow a quarter of slack; without the TTL
+			// Run ends within milliseconds.
+			if life := time.Since(left); life < tt.minLife*3/4 {
 				t.Errorf("Run ended %s after the last client left; want at least the idle TTL %s", life, tt.minLife)
 			}
 		})
