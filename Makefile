@@ -17,7 +17,7 @@ build: ## build bin/mirrord
 
 ## test is the README's test command: gofmt, vet, generated-file checks, the unit
 ## tests, then every e2e suite against the local cluster (started if needed).
-test: unit
+test: deps unit
 	$(MAKE) e2e
 
 unit: check-generated lint

@@ -14,6 +14,8 @@ export CLUSTER_DIR
 E2E_TIMEOUT ?= 30m
 CLUSTER_CMD := $(CLUSTER_DIR)/bin/cluster
 CLUSTER_DEBS := containerd runc containernetworking-plugins etcd-server iptables conntrack iproute2 busybox-static socat curl
+# The layer's runtime tests run real programs: a C compiler, Python and Node.
+TEST_DEBS := gcc libc6-dev python3 nodejs
 
 .PHONY: bench-startup deps cluster cluster-down cluster-status cluster-check-clean cluster-kubeconfig cluster-cmd e2e
 
@@ -26,8 +28,8 @@ endef
 
 deps: ## install the Debian packages the cluster needs (quick when already installed)
 	$(require_host)
-	@installed=" $$(dpkg-query -W -f='$${Package}:$${db:Status-Status} ' $(CLUSTER_DEBS) 2>/dev/null) "; \
-	missing=$$(for p in $(CLUSTER_DEBS); do case "$$installed" in *" $$p:installed "*) ;; *) echo $$p;; esac; done); \
+	@installed=" $$(dpkg-query -W -f='$${Package}:$${db:Status-Status} ' $(CLUSTER_DEBS) $(TEST_DEBS) 2>/dev/null) "; \
+	missing=$$(for p in $(CLUSTER_DEBS) $(TEST_DEBS); do case "$$installed" in *" $$p:installed "*) ;; *) echo $$p;; esac; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \

@@ -99,7 +99,7 @@ func goProbe(t testing.TB) string {
 // cProbe is testdata/cprobe.c built against glibc.
 func cProbe(t testing.TB) string {
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed")
+		t.Fatal("gcc is not installed: the layer's runtime tests need it (make deps installs it)")
 	}
 	return buildOnceNamed(t, "cprobe", func(out string) *exec.Cmd {
 		return exec.Command("gcc", "-O2", "-o", out, "testdata/cprobe.c")
@@ -109,7 +109,7 @@ func cProbe(t testing.TB) string {
 func need(t testing.TB, tool string) string {
 	p, err := exec.LookPath(tool)
 	if err != nil {
-		t.Skipf("%s is not installed", tool)
+		t.Fatalf("%s is not installed: the layer's runtime tests need it (make deps installs it)", tool)
 	}
 	return p
 }

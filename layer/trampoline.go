@@ -14,11 +14,9 @@ import (
 )
 
 // TrampolineMarker is the hidden first argument that makes the mirrord
-// binary run TrampolineMain instead of its CLI. main wires it:
-//
-//	if len(os.Args) > 1 && os.Args[1] == layer.TrampolineMarker {
-//		os.Exit(layer.TrampolineMain(os.Args[2:]))
-//	}
+// binary run TrampolineMain instead of its CLI: the CLI's entry point
+// checks its first argument for it and returns TrampolineMain's result as
+// the exit code.
 const TrampolineMarker = "__mirrord_layer_trampoline"
 
 // trampolineFD is where Exec passes its end of the socket pair.

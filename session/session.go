@@ -150,7 +150,8 @@ func Start(ctx context.Context, o Options) (_ *Session, err error) {
 
 // startupErr names agent.startup_timeout when that is what ended the start.
 func startupErr(err error, ctx context.Context, d time.Duration) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// kube's own startup errors already name the key.
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, kube.ErrAgentStartup) {
 		return fmt.Errorf("%w (the agent was not ready within %s; raise agent.startup_timeout or --agent-startup-timeout)", err, d)
 	}
 	return err

@@ -303,26 +303,11 @@ func (c *Client) forget(id uint64) {
 // Open opens a data stream. On success the returned conn carries the
 // stream's data; the reply holds the agent-side addresses.
 func (c *Client) Open(ctx context.Context, h StreamHeader) (net.Conn, StreamReply, error) {
-	st, err := c.sess.OpenStream()
-	if err != nil {
-		return nil, StreamReply{}, c.endedErr(fmt.Errorf("opening %s stream: %w", h.Kind, err))
+	conn, r, err := openStream(ctx, c.sess, h)
+	if err != nil && r.Err == nil {
+		err = c.endedErr(fmt.Errorf("%s %s: %w", h.Kind, h.Addr, err))
 	}
-	var r StreamReply
-	err = withDeadline(ctx, st, func() error {
-		if err := WriteFrame(st, h); err != nil {
-			return err
-		}
-		return ReadFrame(st, &r)
-	})
-	if err != nil {
-		st.Close()
-		return nil, r, fmt.Errorf("%s %s: %w", h.Kind, h.Addr, err)
-	}
-	if r.Err != nil {
-		st.Close()
-		return nil, r, r.Err
-	}
-	return Stream{st}, r, nil
+	return conn, r, err
 }
 
 // Info asks the agent what it is attached to.

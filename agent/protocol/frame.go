@@ -16,26 +16,28 @@ const MaxFrame = 16 << 20
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
 var ErrFrameTooLarge = errors.New("protocol: frame larger than 16 MiB")
 
+// The modes are built once; their options are constants, so an error here
+// would be a programming mistake, reported by every Marshal/Unmarshal.
 var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
+	encMode, encErr = cbor.EncOptions{Sort: cbor.SortNone}.EncMode()
+	decMode, decErr = cbor.DecOptions{MaxArrayElements: 1 << 20, MaxMapPairs: 1 << 20}.DecMode()
 )
 
-func init() {
-	var err error
-	if encMode, err = (cbor.EncOptions{Sort: cbor.SortNone}).EncMode(); err != nil {
-		panic(err) // static options: cannot fail
+// Marshal encodes v as the CBOR body of a frame.
+func Marshal(v any) ([]byte, error) {
+	if encErr != nil {
+		return nil, fmt.Errorf("protocol: cbor encoder: %w", encErr)
 	}
-	if decMode, err = (cbor.DecOptions{MaxArrayElements: 1 << 20, MaxMapPairs: 1 << 20}).DecMode(); err != nil {
-		panic(err)
-	}
+	return encMode.Marshal(v)
 }
 
-// Marshal encodes v as the CBOR body of a frame.
-func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
-
 // Unmarshal decodes a frame body into v.
-func Unmarshal(b []byte, v any) error { return decMode.Unmarshal(b, v) }
+func Unmarshal(b []byte, v any) error {
+	if decErr != nil {
+		return fmt.Errorf("protocol: cbor decoder: %w", decErr)
+	}
+	return decMode.Unmarshal(b, v)
+}
 
 // WriteFrame writes v as one frame. It is not safe for concurrent use on the
 // same writer.

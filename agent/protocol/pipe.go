@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 
@@ -51,4 +53,29 @@ func Pipe(a, b net.Conn) error {
 func isClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) ||
 		errors.Is(err, yamux.ErrStreamClosed) || errors.Is(err, yamux.ErrSessionShutdown)
+}
+
+// openStream opens a stream on either end: it sends the header and waits
+// (bounded by ctx) for the peer's reply. A refusal is returned as the
+// reply's *Error.
+func openStream(ctx context.Context, sess *yamux.Session, h StreamHeader) (net.Conn, StreamReply, error) {
+	var r StreamReply
+	st, err := sess.OpenStream()
+	if err != nil {
+		return nil, r, fmt.Errorf("opening a %s stream: %w", h.Kind, err)
+	}
+	err = withDeadline(ctx, st, func() error {
+		if err := WriteFrame(st, h); err != nil {
+			return err
+		}
+		return ReadFrame(st, &r)
+	})
+	if err == nil && r.Err != nil {
+		err = r.Err
+	}
+	if err != nil {
+		st.Close()
+		return nil, r, err
+	}
+	return Stream{st}, r, nil
 }

@@ -61,26 +61,8 @@ func (s *ServerSession) Notify(kind Kind, body any) error {
 
 // Open opens a stream to the client (incoming connections).
 func (s *ServerSession) Open(ctx context.Context, h StreamHeader) (net.Conn, error) {
-	st, err := s.sess.OpenStream()
-	if err != nil {
-		return nil, err
-	}
-	var r StreamReply
-	err = withDeadline(ctx, st, func() error {
-		if err := WriteFrame(st, h); err != nil {
-			return err
-		}
-		return ReadFrame(st, &r)
-	})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	if r.Err != nil {
-		st.Close()
-		return nil, r.Err
-	}
-	return Stream{st}, nil
+	conn, _, err := openStream(ctx, s.sess, h)
+	return conn, err
 }
 
 // ClientStream is a stream opened by the client.

@@ -1,4 +1,4 @@
-// goprobe is a static Go program (built with CGO_ENABLED=0 by the layer's
+// Package main is goprobe, a static Go program (built with CGO_ENABLED=0 by the layer's
 // tests) that exercises what the layer intercepts, one command per run,
 // and prints plain results for the tests to compare.
 package main
