@@ -9,10 +9,23 @@ LDFLAGS := -s -w -X github.com/mirrord-go/mirrord/internal/buildinfo.Version=$(V
 export CGO_ENABLED ?= 0
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test unit lint schema check-generated fuzz bench clean demo
+.PHONY: all build test unit lint schema check-generated fuzz bench clean demo bootstrap
 all: build
 
-build: ## build bin/mirrord
+# The launch bootstrap (layer/bootstrap): a libc-free LD_PRELOAD object that
+# bin/mirrord embeds. It is built, not committed (see layer/bootstrap's doc), so
+# every target that compiles Go code depends on it; `go build ./...` without it
+# still compiles, but that binary cannot start `mirrord runner` sessions.
+BOOTSTRAP_CC ?= gcc
+BOOTSTRAP := layer/bootstrap/dist/libmirrord_bootstrap.so
+BOOTSTRAP_CFLAGS := -O2 -fPIC -shared -nostdlib -ffreestanding -fno-stack-protector -fno-builtin \
+  -fno-tree-loop-distribute-patterns -Wall -Wextra -Werror -Wl,--build-id=none -Wl,-z,defs -s
+bootstrap: $(BOOTSTRAP)
+$(BOOTSTRAP): layer/bootstrap/c/bootstrap.c
+	@command -v $(BOOTSTRAP_CC) >/dev/null || { echo "$(BOOTSTRAP_CC) is needed to build the launch bootstrap ($@): run 'make deps' or install gcc" >&2; exit 1; }
+	$(BOOTSTRAP_CC) $(BOOTSTRAP_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
+
+build: bootstrap ## build bin/mirrord
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/mirrord ./cli/cmd/mirrord
 
 ## test is the README's test command: gofmt, vet, generated-file checks, the unit
@@ -20,10 +33,10 @@ build: ## build bin/mirrord
 test: deps unit
 	$(MAKE) e2e
 
-unit: check-generated lint
+unit: bootstrap check-generated lint
 	$(GO) test ./...
 
-lint:
+lint: bootstrap
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 

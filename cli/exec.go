@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,6 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mirrord-go/mirrord/cli/internal/progress"
+	"github.com/mirrord-go/mirrord/layer"
+	"github.com/mirrord-go/mirrord/schema"
 	"github.com/mirrord-go/mirrord/session"
 )
 
@@ -56,6 +61,11 @@ func startSession(cmd *cobra.Command, client string, p *progress.Progress) (*ses
 	if err != nil {
 		return nil, err
 	}
+	return startSessionWith(cmd, client, p, res)
+}
+
+// startSessionWith starts a session with an already loaded config.
+func startSessionWith(cmd *cobra.Command, client string, p *progress.Progress, res *schema.Result) (*session.Session, error) {
 	warnConfig(res, p.Warn)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -75,11 +85,18 @@ func runExec(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	// Fail on a typo before anything is created in the cluster.
-	path, err := exec.LookPath(args[0])
-	if err != nil {
+	if _, err := exec.LookPath(args[0]); err != nil {
 		return &exitError{code: 127, err: fmt.Errorf("%s: %w", args[0], errors.Unwrap(err))}
 	}
-	s, err := startSession(cmd, "mirrord exec", p)
+	res, err := loadSessionConfig(cmd)
+	if err != nil {
+		return err
+	}
+	// Refuse an unusable kernel before anything is created in the cluster.
+	if _, err := layer.CheckKernel(); err != nil {
+		return err
+	}
+	s, err := startSessionWith(cmd, "mirrord exec", p, res)
 	if err != nil {
 		return err
 	}
@@ -90,7 +107,7 @@ func runExec(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	code, err := runProgram(cmd, s, path, args, env.Vars)
+	code, err := runProgram(cmd, s, res.Config, p, args, env.Vars)
 	if cerr := s.Close(context.WithoutCancel(cmd.Context())); cerr != nil {
 		p.Warn(cerr.Error())
 	}
@@ -100,55 +117,88 @@ func runExec(cmd *cobra.Command, args []string) error {
 	return &exitError{code: code}
 }
 
-// runProgram runs the program in the foreground and returns its exit code.
-// Ctrl-C reaches the program through the terminal's process group; mirrord
-// waits for it. SIGTERM is passed on. If the session is lost the program is
-// stopped, since it would go on without the pod's context.
-func runProgram(cmd *cobra.Command, s *session.Session, path string, args, env []string) (int, error) {
-	c := exec.Command(path, args[1:]...)
-	c.Args[0] = args[0]
-	c.Env = env
-	c.Stdin, c.Stdout, c.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	if err := c.Start(); err != nil {
-		return 126, fmt.Errorf("starting %s: %w", args[0], err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- c.Wait() }()
+// runProgram runs the program under the layer, in the foreground, and
+// returns its exit code. Ctrl-C reaches the program through the terminal's
+// process group, so mirrord only survives it and waits; SIGTERM and SIGHUP
+// are passed on. If the session is lost the program is stopped (SIGTERM,
+// then SIGKILL 5 s later), since it would go on without the pod's context.
+func runProgram(cmd *cobra.Command, s *session.Session, cfg *schema.Config, p *progress.Progress, args, env []string) (int, error) {
+	ints := make(chan os.Signal, 1)
+	signal.Notify(ints, os.Interrupt)
+	defer signal.Stop(ints)
+
+	ctx, cancel := context.WithCancel(context.WithoutCancel(cmd.Context()))
+	defer cancel()
 	var lost error
-	sessionLost := s.Done()
-	for {
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
 		select {
-		case <-waited:
-			if lost != nil {
-				return 1, lost
-			}
-			return exitCode(c.ProcessState), nil
-		case sig := <-sigs:
-			if sig != os.Interrupt { // the terminal already sent SIGINT to the program
-				_ = c.Process.Signal(sig)
-			}
-		case <-sessionLost:
+		case <-s.Done():
 			lost = fmt.Errorf("%w; stopped %s", s.Err(), args[0])
-			_ = c.Process.Signal(syscall.SIGTERM)
-			kill := time.AfterFunc(5*time.Second, func() { _ = c.Process.Kill() })
-			defer kill.Stop()
-			sessionLost = nil
+			cancel()
+		case <-ctx.Done():
 		}
+	}()
+	timeout := session.DefaultCommunicationTimeout
+	if cfg.Agent.CommunicationTimeout != nil {
+		timeout = time.Duration(*cfg.Agent.CommunicationTimeout) * time.Second
 	}
+	code, err := layer.Exec(ctx, layer.ExecOptions{
+		Argv:          args,
+		Env:           env,
+		Session:       s.Conn,
+		Features:      cfg.Feature,
+		Skip:          layer.SkipNames(cfg),
+		Stdio:         layer.Stdio{In: cmd.InOrStdin(), Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()},
+		Logger:        slog.New(warnHandler{p: p}),
+		RemoteTimeout: timeout,
+		Signals:       []os.Signal{syscall.SIGTERM, syscall.SIGHUP},
+	})
+	cancel()
+	<-watchDone
+	if lost != nil {
+		return 1, lost
+	}
+	if err != nil && code < 0 {
+		return 126, err
+	}
+	return code, err
 }
 
-func exitCode(ps *os.ProcessState) int {
-	if ps == nil {
-		return 1
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	if code := ps.ExitCode(); code >= 0 {
-		return code
-	}
-	return 1
+// warnHandler shows the layer's warnings and errors as progress warnings
+// (so they follow MIRRORD_PROGRESS_MODE), and debug logs when
+// MIRRORD_LOG_LEVEL=debug asks for them.
+type warnHandler struct {
+	p     *progress.Progress
+	attrs []slog.Attr
 }
+
+func (h warnHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn || (l >= slog.LevelDebug && os.Getenv("MIRRORD_LOG_LEVEL") == "debug")
+}
+
+func (h warnHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	if r.Level < slog.LevelWarn {
+		fmt.Fprintf(os.Stderr, "mirrord: %s\n", b.String())
+		return nil
+	}
+	h.p.Warn(b.String())
+	return nil
+}
+
+func (h warnHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return warnHandler{p: h.p, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+func (h warnHandler) WithGroup(string) slog.Handler { return h }

@@ -56,7 +56,7 @@ cluster-check-clean: cluster-cmd ## non-zero exit and a list of leftovers if clu
 cluster-kubeconfig: cluster-cmd
 	@$(CLUSTER_CMD) kubeconfig
 
-e2e: cluster ## run every e2e suite against the local cluster
+e2e: cluster bootstrap ## run every e2e suite against the local cluster
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
 
 bench-startup: build cluster ## median time from `mirrord exec` to the child starting (Job and ephemeral agents)

@@ -17,6 +17,21 @@
 // inherited socket pair and execve()s the program. The filter survives
 // execve, fork and clone, so static binaries and every child are covered.
 //
+// Launch model (b), Listen and Serve (`mirrord runner`): programs that an
+// IDE or a shell starts get LD_PRELOAD with the bootstrap (package
+// bootstrap, a libc-free C object embedded in mirrord) and the session's
+// socket. Its constructor connects to the Server before installing the
+// filter the Server sends, then hands the listener over with SCM_RIGHTS.
+// Each joining process tree gets its own supervisor; a child that loads
+// the bootstrap again finds, with the probe syscall, that it is supervised
+// already. A static binary started directly ignores LD_PRELOAD (its
+// children through a dynamic parent are covered).
+//
+// skip_processes (SkipNames) is decided per program image: the supervisor
+// answers CONTINUE for every call of a process whose executable or argv[0]
+// matches, and decides again at each execve, as upstream loads its layer
+// per image.
+//
 // Requirements: Linux 5.14 or newer (CheckKernel explains a refusal);
 // 5.19 or newer so that signals never abort an emulated call.
 package layer

@@ -42,8 +42,11 @@ type ExecOptions struct {
 	Session Remote
 	// Features selects what is taken from the pod (fs, network, hostname).
 	Features schema.FeatureConfig
-	Stdio    Stdio
-	Logger   *slog.Logger
+	// Skip lists executable names whose processes run unmodified
+	// (SkipNames).
+	Skip   []string
+	Stdio  Stdio
+	Logger *slog.Logger
 	// RemoteTimeout bounds each agent request made for the program
 	// (agent.communication_timeout); 0 means 30 s.
 	RemoteTimeout time.Duration
@@ -55,6 +58,10 @@ type ExecOptions struct {
 	// executable). Tests set it to a binary whose main calls
 	// TrampolineMain.
 	Self string
+	// Signals are passed on to the program (default SIGINT and SIGTERM).
+	// A caller whose program shares the terminal's process group leaves
+	// SIGINT out: Ctrl-C already reaches the program, and must not twice.
+	Signals []os.Signal
 }
 
 // Exec runs the program under the supervisor and returns its exit code
@@ -95,12 +102,16 @@ func Exec(ctx context.Context, o ExecOptions) (exitCode int, err error) {
 	if err != nil {
 		return -1, err
 	}
+	twins, unmount := mountRemoteFS(o.Session, o.Features.FS, o.RemoteTimeout, log)
+	defer unmount()
 	sup, err := supervisor.New(supervisor.Config{
 		Remote:        o.Session,
 		Features:      o.Features,
 		FSEnv:         fsroute.Env{Home: getenv(env, "HOME"), Cwd: dir, Exe: path, TmpDir: getenv(env, "TMPDIR")},
 		RemoteTimeout: o.RemoteTimeout,
 		Logger:        log,
+		Skip:          o.Skip,
+		RemoteFS:      twins,
 	})
 	if err != nil {
 		return -1, fmt.Errorf("mirrord exec: %w", err)
@@ -119,7 +130,7 @@ func Exec(ctx context.Context, o ExecOptions) (exitCode int, err error) {
 	if err != nil {
 		return -1, err
 	}
-	stopSignals := forwardSignals(cmd.Process)
+	stopSignals := forwardSignals(cmd.Process, o.Signals)
 	defer stopSignals()
 
 	serveCtx, cancelServe := context.WithCancel(context.WithoutCancel(ctx))
@@ -193,8 +204,7 @@ func startTrampoline(self, path string, o ExecOptions, env []string, dir string,
 		return fail(fmt.Errorf("mirrord exec: sending the filter to the trampoline: %w", err))
 	}
 	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := unix.Recvmsg(sp[0], buf, oob, unix.MSG_CMSG_CLOEXEC)
+	n, err := unix.Read(sp[0], buf)
 	if err != nil || n == 0 {
 		return fail(fmt.Errorf("mirrord exec: the trampoline (%s) exited before handing over the seccomp listener (%v); "+
 			"is %s a mirrord binary that handles %s?", self, err, self, TrampolineMarker))
@@ -205,36 +215,23 @@ func startTrampoline(self, path string, o ExecOptions, env []string, dir string,
 		return nil, cmd, nil
 	case msgError:
 		return fail(fmt.Errorf("mirrord exec: %s", buf[1:n]))
+	case msgListener:
+	default:
+		return fail(fmt.Errorf("mirrord exec: unexpected message %q from the trampoline", buf[:1]))
 	}
-	fds, err := parseRights(oob[:oobn])
-	if err != nil || len(fds) != 1 || n < 9 {
-		return fail(fmt.Errorf("mirrord exec: the trampoline sent no seccomp listener (%v)", err))
-	}
-	if flags := binary.NativeEndian.Uint64(buf[1:9]); flags&notify.FlagWaitKillable == 0 {
-		log.Debug("seccomp filter installed without WAIT_KILLABLE_RECV")
-	}
-	l, err := notify.NewListener(fds[0])
+	l, flags, err := takeListener(cmd.Process.Pid, buf[:n])
 	if err != nil {
-		unix.Close(fds[0])
+		_, _ = unix.Write(sp[0], []byte(msgError+err.Error()))
 		return fail(fmt.Errorf("mirrord exec: %w", err))
 	}
+	if flags&uint64(notify.FlagWaitKillable) == 0 {
+		log.Debug("seccomp filter installed without WAIT_KILLABLE_RECV")
+	}
+	if _, err := unix.Write(sp[0], []byte{msgAck}); err != nil {
+		l.Close()
+		return fail(fmt.Errorf("mirrord exec: acknowledging the seccomp listener: %w", err))
+	}
 	return l, cmd, nil
-}
-
-func parseRights(oob []byte) ([]int, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for i := range msgs {
-		f, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			return nil, err
-		}
-		fds = append(fds, f...)
-	}
-	return fds, nil
 }
 
 // waitProgram waits for the program; when ctx ends first the program is
@@ -257,10 +254,14 @@ func waitProgram(ctx context.Context, cmd *exec.Cmd) error {
 	}
 }
 
-// forwardSignals passes SIGINT and SIGTERM to the program until stopped.
-func forwardSignals(p *os.Process) (stop func()) {
+// forwardSignals passes sigs (default SIGINT and SIGTERM) to the program
+// until stopped.
+func forwardSignals(p *os.Process, sigs []os.Signal) (stop func()) {
+	if len(sigs) == 0 {
+		sigs = []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+	}
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(ch, sigs...)
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {

@@ -104,8 +104,8 @@ func TestFeaturesOff(t *testing.T) {
 			f.FS.Mapping = map[string]string{`^/data/(.*)$`: "/app/$1"}
 		},
 			[]string{"read", "/data/test.txt"}, "hello from the pod", false},
-		{"write mode: remote writes are refused until supported", func(f *schema.FeatureConfig, _ *fakeAgent) { f.FS.Mode = schema.FSWrite },
-			[]string{"write", "/app/out.txt"}, "read-only file system", true},
+		{"write mode: a write lands in the pod", func(f *schema.FeatureConfig, _ *fakeAgent) { f.FS.Mode = schema.FSWrite },
+			[]string{"write", "/app/out.txt"}, "wrote", false},
 		{"read mode: writes stay local", func(f *schema.FeatureConfig, _ *fakeAgent) {},
 			[]string{"write", filepath.Join(w.tmp, "written.txt")}, "wrote", false},
 		{"agent without fs support falls back to local", func(f *schema.FeatureConfig, a *fakeAgent) {
@@ -125,6 +125,12 @@ func TestFeaturesOff(t *testing.T) {
 				r.expect(t, tt.want)
 			}
 		})
+	}
+	w.agent.mu.Lock()
+	written := w.agent.files["/app/out.txt"]
+	w.agent.mu.Unlock()
+	if written != "written\n" {
+		t.Errorf("write mode: the pod's /app/out.txt is %q, want the program's %q", written, "written\n")
 	}
 	if n := w.agent.tcpDials.Load(); n != 1 {
 		t.Errorf("the agent dialled %d TCP connections, want 1 (only filter.remote)", n)

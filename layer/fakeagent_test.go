@@ -29,6 +29,9 @@ type fakeAgent struct {
 	tcp map[string]string
 	// fsUnsupported answers fs.* as an agent without file support does.
 	fsUnsupported bool
+	// unix maps the unix socket paths the program connects to (in the
+	// "pod") to local sockets.
+	unix map[string]string
 
 	tcpDials atomic.Int32
 	udpDials atomic.Int32
@@ -138,15 +141,22 @@ func (f *fakeAgent) Call(ctx context.Context, kind protocol.Kind, body []byte) (
 			return nil, err
 		}
 		f.opens.Add(1)
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		data, ok := f.files[r.Path]
+		if !ok && r.Flags&syscall.O_CREAT != 0 {
+			ok = true
+			f.files[r.Path] = ""
+		}
 		if !ok {
 			return nil, errno(protocol.CodeNotFound, syscall.ENOENT, r.Path+": no such file")
 		}
-		f.mu.Lock()
+		if r.Flags&syscall.O_TRUNC != 0 {
+			data, f.files[r.Path] = "", ""
+		}
 		f.next++
 		h := f.next
 		f.handles[h] = r.Path
-		f.mu.Unlock()
 		return protocol.OpenResponse{Handle: h, Stat: protocol.FileStat{Mode: syscall.S_IFREG | 0o644, Size: int64(len(data))}}, nil
 	case protocol.KindRead:
 		var r protocol.ReadRequest
@@ -155,14 +165,32 @@ func (f *fakeAgent) Call(ctx context.Context, kind protocol.Kind, body []byte) (
 		}
 		f.mu.Lock()
 		p, ok := f.handles[r.Handle]
+		data := f.files[p]
 		f.mu.Unlock()
 		if !ok {
 			return nil, errno(protocol.CodeInvalid, syscall.EBADF, "bad handle")
 		}
-		data := f.files[p]
 		off := min(int(r.Offset), len(data))
 		end := min(off+r.Size, len(data))
 		return protocol.ReadResponse{Data: []byte(data[off:end]), EOF: end == len(data)}, nil
+	case protocol.KindWrite:
+		var r protocol.WriteRequest
+		if err := protocol.Unmarshal(body, &r); err != nil {
+			return nil, err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		p, ok := f.handles[r.Handle]
+		if !ok {
+			return nil, errno(protocol.CodeInvalid, syscall.EBADF, "bad handle")
+		}
+		data := []byte(f.files[p])
+		if end := int(r.Offset) + len(r.Data); end > len(data) {
+			data = append(data, make([]byte, end-len(data))...)
+		}
+		copy(data[r.Offset:], r.Data)
+		f.files[p] = string(data)
+		return protocol.WriteResponse{N: len(r.Data)}, nil
 	case protocol.KindClose:
 		var r protocol.CloseRequest
 		if err := protocol.Unmarshal(body, &r); err != nil {
@@ -177,11 +205,27 @@ func (f *fakeAgent) Call(ctx context.Context, kind protocol.Kind, body []byte) (
 		if err := protocol.Unmarshal(body, &r); err != nil {
 			return nil, err
 		}
-		data, ok := f.files[r.Path]
-		if !ok {
-			return nil, errno(protocol.CodeNotFound, syscall.ENOENT, r.Path+": no such file")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		p := r.Path
+		if p == "" {
+			p = f.handles[r.Handle]
 		}
-		return protocol.FileStat{Mode: syscall.S_IFREG | 0o644, Size: int64(len(data)), Nlink: 1, Blksize: 4096}, nil
+		ino := uint64(len(p)) + 1000*uint64(strings.Count(p, "/"))
+		for _, c := range p {
+			ino = ino*31 + uint64(c)
+		}
+		if data, ok := f.files[p]; ok {
+			return protocol.FileStat{Mode: syscall.S_IFREG | 0o644, Size: int64(len(data)), Nlink: 1, Blksize: 4096, Ino: ino}, nil
+		}
+		// The directories above the files exist too (the remote
+		// file system looks each component up).
+		for name := range f.files {
+			if p == "/" || strings.HasPrefix(name, p+"/") {
+				return protocol.FileStat{Mode: syscall.S_IFDIR | 0o755, Size: 4096, Nlink: 2, Blksize: 4096, Ino: ino}, nil
+			}
+		}
+		return nil, errno(protocol.CodeNotFound, syscall.ENOENT, p+": no such file")
 	}
 	return nil, protocol.Errorf(protocol.CodeUnsupported, "fake agent does not serve %s", kind)
 }
@@ -201,6 +245,19 @@ func (f *fakeAgent) Stream(ctx context.Context, h protocol.StreamHeader, s *prot
 			return
 		}
 		_ = s.Accept(c.LocalAddr().String(), h.Addr)
+		_ = protocol.Pipe(s.Conn, c)
+	case protocol.StreamUnix:
+		to, ok := f.unix[h.Addr]
+		if !ok {
+			s.Refuse(errno(protocol.CodeNotFound, syscall.ENOENT, "no unix socket "+h.Addr))
+			return
+		}
+		c, err := net.Dial("unix", to)
+		if err != nil {
+			s.Refuse(err)
+			return
+		}
+		_ = s.Accept(h.Addr, h.Addr)
 		_ = protocol.Pipe(s.Conn, c)
 	case protocol.StreamUDP:
 		f.udpDials.Add(1)

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mirrord-go/mirrord/layer"
 )
 
 // TestSupervisorKilled: when mirrord dies (SIGKILL, no cleanup), the
@@ -33,7 +35,12 @@ func TestSupervisorKilled(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		// The killed runner could not unmount its remote file system.
+		layer.SweepStaleMounts(quiet)
+	})
 	waitFor(t, outPath, "ready", 20*time.Second)
 	time.Sleep(50 * time.Millisecond) // some supervised opens
 	if err := cmd.Process.Kill(); err != nil {

@@ -24,7 +24,7 @@ const trampolineFD = 3
 
 // Messages from the trampoline to Exec.
 const (
-	msgListener   = "L" // + flags (u64) + SCM_RIGHTS listener
+	msgListener   = "L" // + flags (u64) + listener fd (i32), see handover.go
 	msgSupervised = "S" // already supervised; exec'ing without a filter
 	msgError      = "E" // + message
 )
@@ -71,10 +71,18 @@ func TrampolineMain(args []string) int {
 		return fail(fmt.Errorf("installing the seccomp filter: %w", err))
 	}
 	// From here until exec, no trapped syscall: nobody serves the
-	// listener yet. write/sendmsg/close/execve are never trapped.
-	msg := binary.NativeEndian.AppendUint64([]byte(msgListener), uint64(used))
-	if err := unix.Sendmsg(trampolineFD, msg, unix.UnixRights(lfd), nil, 0); err != nil {
+	// listener yet (see handover.go).
+	if _, err := unix.Write(trampolineFD, handoverMsg(msgListener[0], used, lfd)); err != nil {
 		fmt.Fprintf(os.Stderr, "mirrord: handing the seccomp listener to mirrord: %v\n", err)
+		return 111
+	}
+	ack := make([]byte, 512)
+	if n, err := unix.Read(trampolineFD, ack); err != nil || n == 0 || ack[0] != msgAck {
+		if n > 1 && ack[0] == msgError[0] {
+			fmt.Fprintf(os.Stderr, "mirrord: %s\n", ack[1:n])
+		} else {
+			fmt.Fprintf(os.Stderr, "mirrord: mirrord did not take the seccomp listener (%v)\n", err)
+		}
 		return 111
 	}
 	unix.Close(lfd)

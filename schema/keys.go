@@ -98,9 +98,6 @@ var unsupported = []struct{ Prefix, Why string }{
 	{"feature.fs", pending},
 	{"feature.network", pending},
 	{"feature.hostname", pending},
-	{"skip_processes", pending},
-	{"skip_build_tools", pending},
-	{"skip_extra_build_tools", pending},
 	{"startup_retry", pending},
 	{"use_proxy", pending},
 }

@@ -74,6 +74,7 @@ func (a *Agent) NewSession(ss *protocol.ServerSession) protocol.Handler {
 type session struct {
 	agent *Agent
 	ss    *protocol.ServerSession
+	files files
 }
 
 func (s *session) Call(ctx context.Context, kind protocol.Kind, body []byte) (any, error) {
@@ -100,7 +101,7 @@ func (s *session) Call(ctx context.Context, kind protocol.Kind, body []byte) (an
 		return a.Resolver.Lookup(ctx, req.Name, req.Family)
 	case protocol.KindOpen, protocol.KindRead, protocol.KindWrite, protocol.KindClose, protocol.KindStat,
 		protocol.KindReaddir, protocol.KindReadlink, protocol.KindAccess:
-		return nil, protocol.Errorf(protocol.CodeUnsupported, "remote file access (%s) is not implemented yet in agent %s", kind, a.Version)
+		return s.callFS(kind, body)
 	case protocol.KindSubscribe, protocol.KindUnsubscribe:
 		return nil, protocol.Errorf(protocol.CodeUnsupported, "incoming traffic (%s) is not implemented yet in agent %s", kind, a.Version)
 	}
@@ -113,6 +114,8 @@ func (s *session) Stream(ctx context.Context, h protocol.StreamHeader, st *proto
 		s.agent.serveTCP(ctx, h.Addr, st)
 	case protocol.StreamUDP:
 		s.agent.serveUDP(ctx, h.Addr, st)
+	case protocol.StreamUnix:
+		s.agent.serveUnix(ctx, h.Addr, st)
 	default:
 		st.Refuse(protocol.Errorf(protocol.CodeUnsupported, "agent %s does not serve %q streams", s.agent.Version, h.Kind))
 	}

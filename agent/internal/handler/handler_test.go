@@ -294,7 +294,7 @@ func TestTargetedSession(t *testing.T) {
 		}
 	})
 	t.Run("not implemented yet", func(t *testing.T) {
-		for _, kind := range []protocol.Kind{protocol.KindOpen, protocol.KindStat, protocol.KindSubscribe, "bogus"} {
+		for _, kind := range []protocol.Kind{protocol.KindSubscribe, "bogus"} {
 			err := cl.Call(ctx, kind, protocol.Empty{}, nil)
 			var pe *protocol.Error
 			if !errors.As(err, &pe) || pe.Code != protocol.CodeUnsupported {

@@ -1,5 +1,7 @@
 package fsroute
 
+import "path"
+
 // Upstream mirrord's default sets for Linux (layer-lib/src/file/unix,
 // reference §3.3). Keeping them identical means a config that works with
 // upstream routes the same files here.
@@ -37,6 +39,11 @@ func defaultLocal(env Env) []string {
 	}
 	if env.Cwd != "" && env.Cwd != "/" {
 		out = append(out, `^`+escape(env.Cwd)+`(/|$)`)
+		// Its ancestors too, exactly: resolving a path under the working
+		// directory (realpath, Node's module loader) stats each of them.
+		for d := path.Dir(env.Cwd); d != "/" && d != "."; d = path.Dir(d) {
+			out = append(out, `^`+escape(d)+`$`)
+		}
 	}
 	if env.Exe != "" {
 		out = append(out, escape(env.Exe)+`$`)

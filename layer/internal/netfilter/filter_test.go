@@ -126,3 +126,38 @@ func TestNewErrorNamesKey(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestDNSFilter(t *testing.T) {
+	tests := []struct {
+		name   string
+		filter schema.TrafficFilter
+		qname  string
+		remote bool
+	}{
+		{"local: exact", schema.TrafficFilter{Local: schema.StringList{"example.com"}}, "example.com.", false},
+		{"local: with a search domain", schema.TrafficFilter{Local: schema.StringList{"example.com"}}, "example.com.ns.svc.cluster.local.", false},
+		{"local: other names remote", schema.TrafficFilter{Local: schema.StringList{"example.com"}}, "web.ns.svc.cluster.local.", true},
+		{"local: no suffix match", schema.TrafficFilter{Local: schema.StringList{"example.com"}}, "myexample.com.", true},
+		{"remote: listed", schema.TrafficFilter{Remote: schema.StringList{"web:80"}}, "WEB.ns.svc.cluster.local.", true},
+		{"remote: others local", schema.TrafficFilter{Remote: schema.StringList{"web"}}, "example.com.", false},
+		{"remote: ip entries match no name", schema.TrafficFilter{Remote: schema.StringList{"10.0.0.0/8"}}, "web.", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.filter
+			d, err := NewDNS(schema.DNSConfig{Enabled: true, Filter: &f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, why := d.Remote(tt.qname); got != tt.remote {
+				t.Errorf("Remote(%q) = %v (%s), want %v", tt.qname, got, why, tt.remote)
+			}
+		})
+	}
+	if d, err := NewDNS(schema.DNSConfig{Enabled: true}); d != nil || err != nil {
+		t.Errorf("no filter: %v %v, want nil", d, err)
+	}
+	if _, err := NewDNS(schema.DNSConfig{Filter: &schema.TrafficFilter{Local: schema.StringList{"ftp://x"}}}); err == nil || !strings.Contains(err.Error(), "feature.network.dns.filter.local") {
+		t.Errorf("bad entry: %v", err)
+	}
+}

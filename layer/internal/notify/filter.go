@@ -16,6 +16,9 @@ import (
 const (
 	ProbeNr     = 1000
 	ProbeAnswer = 0x5ec
+	// ProbeSupervisorPid as the first argument asks for the supervisor's
+	// pid instead.
+	ProbeSupervisorPid = 1
 )
 
 // Action is what the filter does with a matching syscall.

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -23,14 +24,24 @@ const (
 	readChunk   = 1 << 20
 )
 
+// TwinFS is the mounted view of the pod's filesystem (package remotefs):
+// every remote path has a twin on it that the supervisor opens with the
+// program's flags, so the program gets a real fd.
+type TwinFS interface {
+	// Twin is the local path of a remote absolute path.
+	Twin(remote string) string
+	// Remote is the remote path of a path on the mount.
+	Remote(local string) (string, bool)
+}
+
 func (s *Supervisor) registerOpen() {
 	s.on("openat", notifyAlways(unix.SYS_OPENAT), func(c *call) {
-		s.handleOpen(c, int32(c.arg(0)), c.arg(1), c.arg(2))
+		s.handleOpen(c, int32(c.arg(0)), c.arg(1), c.arg(2), uint32(c.arg(3)))
 	})
 	s.on("openat2", notifyAlways(unix.SYS_OPENAT2), func(c *call) {
 		// struct open_how { u64 flags; u64 mode; u64 resolve; }
-		how := make([]byte, 8)
-		if c.arg(3) < 8 {
+		how := make([]byte, 16)
+		if c.arg(3) < 16 {
 			c.cont()
 			return
 		}
@@ -38,7 +49,7 @@ func (s *Supervisor) registerOpen() {
 			c.cont()
 			return
 		}
-		s.handleOpen(c, int32(c.arg(0)), c.arg(1), binary.NativeEndian.Uint64(how))
+		s.handleOpen(c, int32(c.arg(0)), c.arg(1), binary.NativeEndian.Uint64(how), uint32(binary.NativeEndian.Uint64(how[8:])))
 	})
 	registerLegacyOpen(s)
 }
@@ -79,7 +90,13 @@ func (s *Supervisor) route(c *call, dirfd int32, pathPtr uint64, acc fsroute.Acc
 		return fsroute.Decision{}, false
 	}
 	if path.IsAbs(p) {
-		return s.router.Route(path.Clean(p), acc), true
+		p = path.Clean(p)
+		if rp, ok := s.onMount(p); ok {
+			// A path the program learnt from one of its remote fds
+			// (/proc/self/fd/N): it is the remote file.
+			return fsroute.Decision{Outcome: fsroute.Remote, Path: rp, Why: "a path on the remote file system"}, true
+		}
+		return s.router.Route(p, acc), true
 	}
 	var base string
 	if dirfd == unix.AT_FDCWD {
@@ -91,10 +108,23 @@ func (s *Supervisor) route(c *call, dirfd int32, pathPtr uint64, acc fsroute.Acc
 		c.cont()
 		return fsroute.Decision{}, false
 	}
+	if rp, ok := s.onMount(base); ok {
+		// Relative to a remote directory fd (or a working directory
+		// entered through one): the path is remote too.
+		return fsroute.Decision{Outcome: fsroute.Remote, Path: path.Join(rp, p), Why: "relative to a remote directory"}, true
+	}
 	return s.router.RouteAt(base, false, p, acc), true
 }
 
-func (s *Supervisor) handleOpen(c *call, dirfd int32, pathPtr, flags uint64) {
+// onMount maps a path on the remote file system's mount to the remote path.
+func (s *Supervisor) onMount(p string) (string, bool) {
+	if s.cfg.RemoteFS == nil {
+		return "", false
+	}
+	return s.cfg.RemoteFS.Remote(p)
+}
+
+func (s *Supervisor) handleOpen(c *call, dirfd int32, pathPtr, flags uint64, mode uint32) {
 	acc := fsroute.Read
 	if fsroute.IsWrite(flags) {
 		acc = fsroute.Write
@@ -118,6 +148,10 @@ func (s *Supervisor) handleOpen(c *call, dirfd int32, pathPtr, flags uint64) {
 	case fsroute.NotFound:
 		c.failErrno(unix.ENOENT)
 	case fsroute.Remote:
+		if s.cfg.RemoteFS != nil {
+			c.async(func(ctx context.Context) { s.openTwin(c, d.Path, flags, mode) })
+			return
+		}
 		if acc == fsroute.Write {
 			s.warnOnce("remote-write", "writing files on the target is not supported yet; the write fails with EROFS", "path", d.Path, "why", d.Why)
 			c.failErrno(unix.EROFS)
@@ -130,6 +164,29 @@ func (s *Supervisor) handleOpen(c *call, dirfd int32, pathPtr, flags uint64) {
 		}
 		c.async(func(ctx context.Context) { s.openRemote(ctx, c, d.Path, cloexec) })
 	}
+}
+
+// openTwin opens the remote file's twin on the FUSE mount with the
+// program's flags and mode, and injects the fd: reads, writes, mmap,
+// getdents64 and lseek then work natively. The open itself waits on the
+// agent (lookup, open), so it runs off the notification loop.
+func (s *Supervisor) openTwin(c *call, p string, flags uint64, mode uint32) {
+	cloexec := flags&unix.O_CLOEXEC != 0
+	twin := s.cfg.RemoteFS.Twin(p)
+	// O_NOCTTY: a remote tty must never become mirrord's terminal.
+	fd, err := unix.Open(twin, int(flags)|unix.O_CLOEXEC|unix.O_NOCTTY, mode)
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(twin, int(flags)|unix.O_CLOEXEC|unix.O_NOCTTY, mode)
+	}
+	if err != nil {
+		if s.debug {
+			s.log.Debug("opening a remote file failed", "path", p, "err", err)
+		}
+		c.fail(err, unix.EIO)
+		return
+	}
+	defer unix.Close(fd)
+	c.inject(fd, cloexec)
 }
 
 // openRemote copies the remote file into a sealed memfd and injects a

@@ -258,6 +258,9 @@ func (s *Supervisor) handleConnect(c *call) {
 		c.cont()
 		return
 	}
+	if sa.Family == unix.AF_UNIX && s.handleUnixConnect(c, sa) {
+		return
+	}
 	if sa.Family != unix.AF_INET && sa.Family != unix.AF_INET6 {
 		c.cont()
 		return
@@ -473,6 +476,23 @@ func (s *Supervisor) handleSendto(c *call) {
 }
 
 func (s *Supervisor) sendtoRemote(ctx context.Context, c *call, k sock, orig netip.AddrPort) {
+	payload := make([]byte, min(c.arg(2), 65536))
+	if err := c.p.Read(c.arg(1), payload); err != nil {
+		c.fail(err, unix.EFAULT)
+		return
+	}
+	n, err, def := s.udpSendRemote(ctx, c, k, orig, payload, int(c.arg(3)))
+	if err != nil {
+		c.fail(err, def)
+		return
+	}
+	c.ret(int64(n))
+}
+
+// udpSendRemote sends one datagram of the program's socket k to orig
+// through the relay of that socket and destination (made on first use).
+// def is the errno to report when err carries none.
+func (s *Supervisor) udpSendRemote(ctx context.Context, c *call, k sock, orig netip.AddrPort, payload []byte, flags int) (n int, err error, def unix.Errno) {
 	key := udpKey{k.ino, unmapAP(orig)}
 	e := s.socks.udpEntry(key)
 	fresh := false
@@ -482,15 +502,9 @@ func (s *Supervisor) sendtoRemote(ctx context.Context, c *call, k sock, orig net
 	})
 	if e.err != nil {
 		s.socks.dropUDP(key, e)
-		c.fail(e.err, unix.ENETUNREACH)
-		return
+		return 0, e.err, unix.ENETUNREACH
 	}
-	payload := make([]byte, min(c.arg(2), 65536))
-	if err := c.p.Read(c.arg(1), payload); err != nil {
-		c.fail(err, unix.EFAULT)
-		return
-	}
-	err := unix.Sendto(k.fd, payload, int(c.arg(3))&^unix.MSG_CONFIRM, target.ToUnix(k.dom, e.relay.addrFor(k.dom)))
+	err = unix.Sendto(k.fd, payload, flags&^unix.MSG_CONFIRM, target.ToUnix(k.dom, e.relay.addrFor(k.dom)))
 	if fresh {
 		e.relay.app = appAddr(k.fd, e.relay.addr)
 		s.socks.addSource(k.ino, e.relay.addr, orig)
@@ -500,10 +514,9 @@ func (s *Supervisor) sendtoRemote(ctx context.Context, c *call, k sock, orig net
 		})
 	}
 	if err != nil {
-		c.fail(err, unix.EIO)
-		return
+		return 0, err, unix.EIO
 	}
-	c.ret(int64(len(payload)))
+	return len(payload), nil, 0
 }
 
 // handleRecvfrom rewrites the source address of datagrams that came

@@ -101,6 +101,9 @@ type udpRelay struct {
 	agent net.Conn
 	addr  netip.AddrPort // unmapped
 	app   netip.AddrPort // the program's socket, set before start
+	// query, for relays to port 53 under a dns.filter, answers the
+	// queries the filter keeps local (true) instead of sending them.
+	query func(q []byte) bool
 	idle  time.Duration
 	last  atomic.Int64
 	once  sync.Once
@@ -128,6 +131,9 @@ func (s *Supervisor) newUDPRelay(ctx context.Context, c *call, k sock, orig neti
 	r := &udpRelay{pc: pc, agent: conn, addr: unmapAP(pc.LocalAddr().(*net.UDPAddr).AddrPort()), idle: udpIdle}
 	if orig.Port() == 53 {
 		r.idle = dnsUDPIdle
+		if s.dnsf != nil {
+			r.query = func(q []byte) bool { return s.routeQuery(r, q) }
+		}
 	}
 	return r, nil
 }
@@ -169,6 +175,9 @@ func (s *Supervisor) startUDPRelay(r *udpRelay, ino uint64, done func()) {
 					continue
 				}
 				r.touch()
+				if r.query != nil && r.query(buf[:n]) {
+					continue
+				}
 				if _, err := r.agent.Write(buf[:n]); err != nil {
 					return
 				}

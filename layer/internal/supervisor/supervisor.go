@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -43,6 +45,16 @@ type Config struct {
 	RemoteTimeout time.Duration
 	TimeoutKey    string
 	Logger        *slog.Logger
+	// Skip lists executable names whose processes run unmodified
+	// (skip_processes and the build tools); see skipper.
+	Skip []string
+	// LocalDNS is the nameserver ("ip:port") for the names
+	// feature.network.dns.filter keeps local ("": the first nameserver of
+	// this machine's /etc/resolv.conf).
+	LocalDNS string
+	// RemoteFS is the mounted view of the pod's files; nil means remote
+	// files are served as read-only memory snapshots.
+	RemoteFS TwinFS
 }
 
 // DefaultRemoteTimeout applies when Config.RemoteTimeout is zero.
@@ -65,8 +77,11 @@ type Supervisor struct {
 	remote Remote
 	router *fsroute.Router
 	out    *netfilter.Outgoing
+	dnsf   *netfilter.DNS
+	unixRe []*regexp.Regexp
 	table  map[int32]entry
 	extra  []notify.Rule
+	skip   *skipper
 
 	l   *notify.Listener
 	ctx context.Context
@@ -104,12 +119,21 @@ func New(cfg Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
+	dnsf, err := netfilter.NewDNS(cfg.Features.Network.DNS)
+	if err != nil {
+		return nil, err
+	}
+	unixRe, err := compileUnixStreams(cfg.Features.Network.Outgoing.UnixStreams)
+	if err != nil {
+		return nil, err
+	}
 	s := &Supervisor{
-		cfg: cfg, log: cfg.Logger, remote: cfg.Remote, router: router, out: out,
+		cfg: cfg, log: cfg.Logger, remote: cfg.Remote, router: router, out: out, dnsf: dnsf, unixRe: unixRe,
 		table: map[int32]entry{}, warned: map[string]bool{},
 		debug: cfg.Logger.Enabled(context.Background(), slog.LevelDebug),
 	}
 	s.socks.init()
+	s.skip = newSkipper(cfg.Skip)
 	s.hostname = newLazy(s.fetchHostname)
 	s.resolv = newLazy(s.fetchResolvConf)
 	s.register()
@@ -126,7 +150,17 @@ func notifyAlways(nr int) notify.Rule { return notify.Rule{Nr: nr, Action: notif
 // nothing else: every trapped syscall costs a round trip (2–7 µs).
 func (s *Supervisor) register() {
 	f := s.cfg.Features
-	s.on("probe", notifyAlways(notify.ProbeNr), func(c *call) { c.ret(notify.ProbeAnswer) })
+	s.on("probe", notifyAlways(notify.ProbeNr), func(c *call) {
+		// probe(1) asks for the supervisor's pid: a preloaded bootstrap in
+		// a supervised child names it with PR_SET_PTRACER, which Yama's
+		// ptrace_scope=1 needs before a non-ancestor may read its memory.
+		if c.arg(0) == notify.ProbeSupervisorPid {
+			c.ret(int64(os.Getpid()))
+			return
+		}
+		c.ret(notify.ProbeAnswer)
+	})
+	s.registerSkip()
 	// io_uring submissions never pass through seccomp. Refusing the ring in
 	// BPF (no round trip) makes runtimes such as libuv fall back to plain
 	// syscalls, which the filter sees.
@@ -141,11 +175,15 @@ func (s *Supervisor) register() {
 	if fsRemote {
 		s.registerMeta()
 	}
-	if s.out.Enabled() || f.Network.DNS.Enabled {
+	if s.out.Enabled() || f.Network.DNS.Enabled || len(s.unixRe) > 0 {
 		s.on("connect", notifyAlways(unix.SYS_CONNECT), s.handleConnect)
 		s.on("getpeername", notifyAlways(unix.SYS_GETPEERNAME), s.handleGetpeername)
 		s.on("sendto", notify.Rule{Nr: unix.SYS_SENDTO, Action: notify.NotifyIfNonNull, Arg: 4}, s.handleSendto)
 		s.on("recvfrom", notify.Rule{Nr: unix.SYS_RECVFROM, Action: notify.NotifyIfNonNull, Arg: 4}, s.handleRecvfrom)
+		if s.out.Enabled() {
+			s.on("sendmsg", notifyAlways(unix.SYS_SENDMSG), s.handleSendmsg)
+			s.on("sendmmsg", notifyAlways(unix.SYS_SENDMMSG), s.handleSendmmsg)
+		}
 	}
 }
 
@@ -198,6 +236,9 @@ func (s *Supervisor) Serve(ctx context.Context, l *notify.Listener) error {
 	l.Close()
 	cancel()
 	s.wg.Wait()
+	if s.skip != nil {
+		s.skip.close()
+	}
 	s.logCounts()
 	return err
 }
@@ -246,6 +287,9 @@ func (s *Supervisor) dispatch(n notify.Notif) {
 	e, ok := s.table[n.Data.Nr]
 	c := &call{s: s, n: n, name: e.name}
 	c.p = target.Proc{TID: int(n.Pid), Valid: c.valid}
+	if s.interceptSkip(c) {
+		return
+	}
 	if !ok {
 		c.cont()
 		return

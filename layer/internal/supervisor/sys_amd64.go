@@ -7,10 +7,10 @@ import "golang.org/x/sys/unix"
 
 func registerLegacyOpen(s *Supervisor) {
 	s.on("open", notifyAlways(unix.SYS_OPEN), func(c *call) {
-		s.handleOpen(c, unix.AT_FDCWD, c.arg(0), c.arg(1))
+		s.handleOpen(c, unix.AT_FDCWD, c.arg(0), c.arg(1), uint32(c.arg(2)))
 	})
 	s.on("creat", notifyAlways(unix.SYS_CREAT), func(c *call) {
-		s.handleOpen(c, unix.AT_FDCWD, c.arg(0), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC)
+		s.handleOpen(c, unix.AT_FDCWD, c.arg(0), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, uint32(c.arg(1)))
 	})
 }
 
