@@ -11,12 +11,18 @@ import (
 	"os"
 
 	"github.com/mirrord-go/mirrord/internal/buildinfo"
+	"github.com/mirrord-go/mirrord/layer"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string) int {
+	// mirrord exec re-executes this binary as the layer's trampoline,
+	// which must run before anything else (no cobra, no config).
+	if len(args) > 0 && args[0] == layer.TrampolineMarker {
+		return layer.TrampolineMain(args[1:])
+	}
 	return run(args, os.Stdin, os.Stdout, os.Stderr)
 }
 
@@ -110,6 +116,8 @@ environment, which wins over the file.`,
 	root.AddCommand(newVersionCmd(), newSchemaCmd(), newVerifyConfigCmd())
 	root.AddCommand(newExecCmd(), newPortForwardCmd())
 	root.AddCommand(newLsCmd())
+	root.AddCommand(newDaemonCmd())
+	root.AddCommand(newRunnerCmd())
 	return root
 }
 

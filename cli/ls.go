@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mirrord-go/mirrord/daemon/api"
+	"github.com/mirrord-go/mirrord/daemon/client"
 	"github.com/mirrord-go/mirrord/kube"
 	"github.com/mirrord-go/mirrord/schema"
 )
@@ -71,6 +76,14 @@ accept_invalid_certificates.`,
 			}
 			if configFile == "" {
 				configFile = os.Getenv("MIRRORD_CONFIG_FILE")
+			}
+			if out, ok, err := lsViaDaemon(cmd.Context(), configFile, namespace, kinds); ok {
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetEscapeHTML(false)
+				return enc.Encode(out)
 			}
 			res := schema.Load(configFile, schema.Options{IDE: true, Stdin: cmd.InOrStdin()})
 			if err := res.Err(); err != nil {
@@ -132,6 +145,60 @@ func listTargets(ctx context.Context, kc *kube.Client, ns string, kinds []string
 		namespaces = []string{ns}
 	}
 	return lsRich{Targets: targets, CurrentNamespace: ns, Namespaces: namespaces}, nil
+}
+
+// lsViaDaemon lists through this build's daemon when one is running (its
+// informers are warm); ok is false when there is none, or it could not be
+// reached, and ls lists by itself. It never starts a daemon.
+func lsViaDaemon(ctx context.Context, configFile, namespace string, kinds []string) (any, bool, error) {
+	if configFile == "-" || (kinds != nil && len(kinds) == 0) {
+		return nil, false, nil // stdin is this process's; no kind means no call
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := client.Dial(dctx, client.Options{Name: "mirrord-ls"})
+	if err != nil {
+		return nil, false, nil
+	}
+	defer c.Close()
+	if configFile != "" {
+		if abs, err := filepath.Abs(configFile); err == nil {
+			configFile = abs
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	lctx, cancel := context.WithTimeout(ctx, lsTimeout)
+	defer cancel()
+	r, err := client.Call(lctx, c, api.TargetsList, api.TargetsListParams{
+		ClusterParams: api.ClusterParams{ConfigPath: configFile, Env: env},
+		Namespace:     namespace,
+		Types:         kinds,
+	})
+	var de *client.Error
+	if err != nil && !errors.As(err, &de) {
+		slog.Debug("listing through the daemon failed; listing directly", "err", err)
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	targets := make([]kube.ListedTarget, len(r.Targets))
+	for i, t := range r.Targets {
+		targets[i] = kube.ListedTarget{Path: t.Path, Available: t.Available}
+	}
+	if !lsRichOutput() {
+		paths := make([]string, len(targets))
+		for i, t := range targets {
+			paths[i] = t.Path
+		}
+		return paths, true, nil
+	}
+	return lsRich{Targets: targets, CurrentNamespace: r.CurrentNamespace, Namespaces: r.Namespaces}, true, nil
 }
 
 // lsTypes reads the types from -t, else MIRRORD_LS_TARGET_TYPES; nil means

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -15,6 +18,8 @@ import (
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/mirrord-go/mirrord/daemon"
+	"github.com/mirrord-go/mirrord/daemon/client"
 	"github.com/mirrord-go/mirrord/kube"
 	"github.com/mirrord-go/mirrord/schema"
 )
@@ -56,6 +61,8 @@ func fakeLsCluster(t *testing.T) *schema.Config {
 		return &kube.Client{Config: &rest.Config{Host: "https://fake:6443"}, Clientset: cs, Namespace: "apps"}, nil
 	}
 	t.Cleanup(func() { lsKubeClient = old })
+	// No daemon of a developer's session may answer these tests.
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	for _, v := range []string{"MIRRORD_LS_RICH_OUTPUT", "MIRRORD_LS_TARGET_TYPES", "MIRRORD_TARGET_NAMESPACE", "MIRRORD_CONFIG_FILE", "MIRRORD_KUBE_CONTEXT"} {
 		t.Setenv(v, "")
 	}
@@ -207,4 +214,78 @@ func TestLsErrorsAreIDEJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With a daemon running, ls lists through it and prints exactly what it
+// prints without one.
+func TestLsThroughDaemon(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{name: "defaults"},
+		{name: "-n", args: []string{"-n", "other"}},
+		{name: "-t in order", args: []string{"-t", "service", "-t", "deployment"}},
+		{name: "config file", args: []string{"-f", "CFG"}},
+		{name: "rich", env: map[string]string{"MIRRORD_LS_RICH_OUTPUT": "true"}},
+		{name: "rich empty namespace", env: map[string]string{"MIRRORD_LS_RICH_OUTPUT": "true"}, args: []string{"-n", "quiet"}},
+		{name: "error", env: map[string]string{"MIRRORD_KUBE_CONTEXT": "broken"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fakeLsCluster(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			cfg := writeFile(t, "m.yaml", "target:\n  namespace: other\n")
+			args := []string{"ls"}
+			for _, a := range tc.args {
+				args = append(args, strings.ReplaceAll(a, "CFG", cfg))
+			}
+			code, want, wantErr := runCLI(t, "", args...)
+			calls := serveLsDaemon(t)
+			got, gotCode := "", 0
+			gotCode, got, gotErr := runCLI(t, "", args...)
+			if gotCode != code || got != want || gotErr != wantErr {
+				t.Errorf("through the daemon: exit %d, stdout %q, stderr %q\nwithout: exit %d, stdout %q, stderr %q", gotCode, got, gotErr, code, want, wantErr)
+			}
+			if *calls == 0 {
+				t.Error("ls did not use the running daemon")
+			}
+		})
+	}
+}
+
+// serveLsDaemon runs an in-process daemon on this build's socket (under
+// the test's XDG_RUNTIME_DIR) over the fake cluster, and counts the
+// clients it builds.
+func serveLsDaemon(t *testing.T) *int {
+	t.Helper()
+	sock, err := client.SocketPath(client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := new(int)
+	var mu sync.Mutex
+	s := daemon.New(daemon.Options{NewKubeClient: func(cfg *schema.Config) (*kube.Client, error) {
+		mu.Lock()
+		*calls++
+		mu.Unlock()
+		return lsKubeClient(cfg)
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	})
+	return calls
 }

@@ -42,8 +42,15 @@ var ListTypes = []string{
 	schema.KindStatefulSet, schema.KindService, schema.KindReplicaSet,
 }
 
-// listSelector hides mirrord's agent pods and the operator's copies.
-const listSelector = "app!=mirrord,!operator.metalbear.co/owner"
+// ListSelector hides mirrord's agent pods and the operator's copies. The
+// daemon's informers use it too, so both listings agree.
+const ListSelector = "app!=mirrord,!operator.metalbear.co/owner"
+
+// RolloutGVR is Argo Rollouts' custom resource, for callers that watch it.
+var RolloutGVR = rolloutGVR
+
+// RolloutsInstalled asks discovery whether the cluster serves Rollouts.
+func (c *Client) RolloutsInstalled() bool { return c.rolloutsInstalled() }
 
 // listPage bounds each list call; larger namespaces are read in pages.
 const listPage = 500
@@ -126,25 +133,17 @@ func (c *Client) ListNamespaces(ctx context.Context) ([]string, error) {
 
 // listKind returns the target paths of one kind.
 func (c *Client) listKind(ctx context.Context, kind, ns string) ([]string, error) {
-	opts := metav1.ListOptions{LabelSelector: listSelector}
+	opts := metav1.ListOptions{LabelSelector: ListSelector}
 	var page pager.ListPageFunc
-	keep := func(runtime.Object) []string { return nil }
 	switch kind {
 	case schema.KindPod:
 		opts.FieldSelector = "status.phase=Running"
 		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return c.Clientset.CoreV1().Pods(ns).List(ctx, o)
 		}
-		keep = func(obj runtime.Object) []string { return podPaths(obj.(*corev1.Pod)) }
 	case schema.KindDeployment:
 		page = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return c.Clientset.AppsV1().Deployments(ns).List(ctx, o)
-		}
-		keep = func(obj runtime.Object) []string {
-			if d := obj.(*appsv1.Deployment); d.Status.AvailableReplicas >= 1 {
-				return []string{kind + "/" + d.Name}
-			}
-			return nil
 		}
 	case schema.KindRollout:
 		if c.Dynamic == nil {
@@ -176,21 +175,13 @@ func (c *Client) listKind(ctx context.Context, kind, ns string) ([]string, error
 	default:
 		return nil, fmt.Errorf("unknown target type %q", kind)
 	}
-	if kind != schema.KindPod && kind != schema.KindDeployment {
-		// Other kinds are listed by name, as upstream does.
-		keep = func(obj runtime.Object) []string {
-			m, err := meta.Accessor(obj)
-			if err != nil {
-				return nil
-			}
-			return []string{kind + "/" + m.GetName()}
-		}
-	}
 	p := pager.New(page)
 	p.PageSize = listPage
 	var paths []string
 	err := p.EachListItem(ctx, opts, func(obj runtime.Object) error {
-		paths = append(paths, keep(obj)...)
+		if p, ok := TargetPaths(kind, obj); ok {
+			paths = append(paths, p...)
+		}
 		return nil
 	})
 	if err != nil {
@@ -204,6 +195,30 @@ func (c *Client) listKind(ctx context.Context, kind, ns string) ([]string, error
 	return paths, nil
 }
 
+// TargetPaths is how an object of a kind appears in a target list: its
+// paths and whether they are available (a running, ready pod; a deployment
+// with an available replica; any object of the other kinds, which are
+// listed by name as upstream does). Terminating pods have no path.
+func TargetPaths(kind string, obj runtime.Object) ([]string, bool) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		if o.DeletionTimestamp != nil {
+			return nil, false
+		}
+		if p := podPaths(o); p != nil {
+			return p, true
+		}
+		return containerPaths(o), false
+	case *appsv1.Deployment:
+		return []string{kind + "/" + o.Name}, o.Status.AvailableReplicas >= 1
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, false
+	}
+	return []string{kind + "/" + m.GetName()}, true
+}
+
 // podPaths is how a ready pod appears in `ls`: pod/<name>, or one
 // pod/<name>/container/<c> per container when it has several that are not
 // mesh sidecars.
@@ -211,6 +226,12 @@ func podPaths(p *corev1.Pod) []string {
 	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !podReady(p) {
 		return nil
 	}
+	return containerPaths(p)
+}
+
+// containerPaths is pod/<name>, or one path per container that is not a
+// mesh sidecar when there are several.
+func containerPaths(p *corev1.Pod) []string {
 	cs := eligibleContainers(p)
 	if len(cs) <= 1 {
 		return []string{"pod/" + p.Name}
