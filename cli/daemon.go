@@ -56,7 +56,7 @@ func idleTimeout() (time.Duration, error) {
 
 func newDaemonServeCmd() *cobra.Command {
 	var socket, logFile, feed string
-	var idle time.Duration
+	var idle, warm time.Duration
 	cmd := &cobra.Command{
 		Use:    "serve",
 		Short:  "Run the daemon in the foreground (started on demand by clients)",
@@ -69,6 +69,15 @@ func newDaemonServeCmd() *cobra.Command {
 					return err
 				}
 				idle = d
+			}
+			if !cmd.Flags().Changed("session-warm-ttl") {
+				if v := os.Getenv("MIRRORD_DAEMON_WARM_TTL"); v != "" {
+					d, err := time.ParseDuration(v)
+					if err != nil {
+						return fmt.Errorf("MIRRORD_DAEMON_WARM_TTL=%q: expected a duration such as 30s, or -1s to disable: %w", v, err)
+					}
+					warm = d
+				}
 			}
 			if socket == "" {
 				s, err := client.SocketPath(client.Options{})
@@ -94,7 +103,8 @@ func newDaemonServeCmd() *cobra.Command {
 			defer stop()
 			return daemon.Run(ctx, daemon.Options{
 				Socket: socket, LogFile: logFile, IdleTimeout: idle,
-				Deps: daemon.DefaultDeps(daemon.UpdateOptions{FeedURL: feed, DataDir: dataDir()}),
+				Deps:     daemon.DefaultDeps(daemon.UpdateOptions{FeedURL: feed, DataDir: dataDir()}),
+				Sessions: daemon.SessionOptions{WarmTTL: warm},
 			})
 		},
 	}
@@ -102,6 +112,7 @@ func newDaemonServeCmd() *cobra.Command {
 	f.StringVar(&socket, "socket", "", "socket path (default: this build's per-user socket)")
 	f.StringVar(&logFile, "log-file", "", "log file (default: ~/.local/state/mirrord/daemon-<build>.log)")
 	f.DurationVar(&idle, "idle-timeout", defaultIdleTimeout, "exit after this long with no client and no session; 0 = never (env MIRRORD_DAEMON_IDLE_TIMEOUT)")
+	f.DurationVar(&warm, "session-warm-ttl", 30*time.Second, "keep a stopped session's agent this long for a restart with the same target and config; negative = never (env MIRRORD_DAEMON_WARM_TTL)")
 	f.StringVar(&feed, "update-feed", os.Getenv("MIRRORD_UPDATE_FEED_URL"), "release feed URL for update/check (env MIRRORD_UPDATE_FEED_URL)")
 	return cmd
 }

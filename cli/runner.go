@@ -19,25 +19,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mirrord-go/mirrord/cli/internal/progress"
+	"github.com/mirrord-go/mirrord/daemon/api"
 	"github.com/mirrord-go/mirrord/layer"
 	"github.com/mirrord-go/mirrord/schema"
 	"github.com/mirrord-go/mirrord/session"
 )
 
-// RunnerResult is the one line `mirrord runner` prints on stdout once the
-// session serves: what to lay over the launch env so that a program
-// started with it joins the session.
-type RunnerResult struct {
-	// Env is the variables to set: the target's env merged per feature.env
-	// where it differs from the launch env, plus LD_PRELOAD and the
-	// MIRRORD_LAYER_* variables of the bootstrap.
-	Env map[string]string `json:"env"`
-	// Unset is the launch env's variables to remove.
-	Unset []string `json:"unset"`
-	// Target is the target path, or "targetless".
-	Target   string   `json:"target"`
-	Warnings []string `json:"warnings"`
-}
+// RunnerResult is what the runner prints; see api.RunnerResult.
+type RunnerResult = api.RunnerResult
 
 func newRunnerCmd() *cobra.Command {
 	cmd := &cobra.Command{

@@ -322,3 +322,19 @@ type ProgressValue struct {
 	Title   string `json:"title,omitempty"`
 	Message string `json:"message,omitempty"`
 }
+
+// RunnerResult is the one JSON line `mirrord runner` prints on stdout once
+// its session serves: what to lay over the launch env so that a program
+// started with it joins the session. The daemon's sessions/start returns
+// it inside SessionsStartResult.
+type RunnerResult struct {
+	// Env is the variables to set: the target's env merged per feature.env
+	// where it differs from the launch env, plus LD_PRELOAD and the
+	// MIRRORD_LAYER_* variables of the bootstrap.
+	Env map[string]string `json:"env"`
+	// Unset is the launch env's variables to remove.
+	Unset []string `json:"unset"`
+	// Target is the target path, or "targetless".
+	Target   string   `json:"target"`
+	Warnings []string `json:"warnings"`
+}
