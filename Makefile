@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X github.com/mirrord-go/mirrord/internal/buildinfo.Version=$(V
 export CGO_ENABLED ?= 0
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test unit lint schema check-generated fuzz bench clean demo bootstrap
+.PHONY: all build test unit lint schema gen check-generated fuzz bench clean demo bootstrap
 all: build
 
 # The launch bootstrap (layer/bootstrap): a libc-free LD_PRELOAD object that
@@ -43,10 +43,14 @@ lint: bootstrap
 schema: ## regenerate schema/mirrord-schema.json from the Go config types
 	$(GO) run ./schema/internal/gen -o schema/mirrord-schema.json
 
+gen: schema ## regenerate every generated file: the JSON Schema and the daemon API's TypeScript and Kotlin types
+	$(GO) run ./daemon/internal/apigen/cmd
+
 check-generated: ## fail when a generated file is stale
 	@tmp=$$(mktemp) && $(GO) run ./schema/internal/gen -o $$tmp && \
 	  if ! cmp -s $$tmp schema/mirrord-schema.json; then rm -f $$tmp; \
 	    echo "schema/mirrord-schema.json is stale: run 'make schema' and commit it" >&2; exit 1; fi; rm -f $$tmp
+	@$(GO) run ./daemon/internal/apigen/cmd -check || { echo "the daemon API's client types are stale: run 'make gen' and commit them" >&2; exit 1; }
 
 # Go 1.26's fuzz coordinator can end a clean -fuzztime run with a bare
 # "context deadline exceeded" (golang/go#75804, fixed in Go 1.27). A real

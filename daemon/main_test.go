@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(serveEnv) == "1" && len(os.Args) > 2 && os.Args[1] == "daemon" && os.Args[2] == "serve" {
 		os.Exit(serveMain(os.Args[3:]))
 	}
+	if mode := os.Getenv(fakeRunnerEnv); mode != "" && len(os.Args) > 1 && os.Args[1] == "runner" {
+		os.Exit(fakeRunner(mode, os.Args[2:]))
+	}
 	// The daemon logs to its file in production; tests keep only warnings.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	os.Exit(m.Run())
@@ -107,6 +110,7 @@ func testOptions(cs *fake.Clientset) daemon.Options {
 			return &kube.Client{Config: &rest.Config{Host: "https://fake:6443"}, Clientset: cs, Namespace: "apps", Context: "fake"}, nil
 		},
 		TargetsDebounce: 50 * time.Millisecond,
+		Sessions:        daemon.SessionOptions{Runner: []string{testExe(), "runner"}, WarmTTL: 2 * time.Second},
 		Env:             func(string) (string, bool) { return "", false },
 		Deps:            daemon.DefaultDeps(daemon.UpdateOptions{FeedURL: os.Getenv("MIRRORD_DAEMON_TEST_FEED"), DataDir: os.Getenv("MIRRORD_DAEMON_TEST_DATA")}),
 	}
