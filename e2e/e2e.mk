@@ -17,7 +17,7 @@ CLUSTER_DEBS := containerd runc containernetworking-plugins etcd-server iptables
 # The layer's runtime tests run real programs: a C compiler, Python and Node.
 TEST_DEBS := gcc libc6-dev python3 nodejs
 
-.PHONY: bench-startup deps cluster cluster-down cluster-status cluster-check-clean cluster-kubeconfig cluster-cmd e2e
+.PHONY: bench-layer bench-startup deps cluster cluster-down cluster-status cluster-check-clean cluster-kubeconfig cluster-cmd e2e
 
 # The e2e targets fail (never skip) when the machine cannot run the cluster.
 define require_host
@@ -58,6 +58,9 @@ cluster-kubeconfig: cluster-cmd
 
 e2e: cluster bootstrap ## run every e2e suite against the local cluster
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
+
+bench-layer: build cluster ## the layer's figures: Python start-up, 64 MiB remote read vs kubectl exec, HTTP latency vs kubectl port-forward
+	@e2e/bench/layer.sh
 
 bench-startup: build cluster ## median time from `mirrord exec` to the child starting (Job and ephemeral agents)
 	@e2e/bench/startup.sh
