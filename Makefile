@@ -72,4 +72,5 @@ clean:
 -include e2e/e2e.mk
 
 demo: build cluster ## bring up the local cluster if needed, then a guided tour of what works now
+	@$(GO) build -o $(BIN)/pod-tour ./demo/pod-tour
 	@demo/tour.sh

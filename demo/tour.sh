@@ -39,9 +39,16 @@ laptop curl -sS http://127.0.0.1:18080/
 kill -INT $PF; wait $PF || true
 trap - EXIT
 
+say "The layer: a static Go binary (no libc, Go's own DNS resolver) runs in the pod's context: its file, hostname, DNS and network."
+show "ldd bin/pod-tour"; ldd bin/pod-tour 2>&1 || true
+mirrord exec -t deploy/web -n $NS -- bin/pod-tour
+
+say "The same for a Python script: nothing to install in the pod, no code change."
+mirrord exec -t deploy/web -n $NS -- python3 demo/pod-tour.py
+
 say "Nothing is left behind: the agent Jobs are gone."
 sleep 2
 show "kubectl -n $NS get jobs -l app=mirrord"
 $KUBECTL -n $NS get jobs -l app=mirrord 2>&1
 echo
-echo "Next: the layer (files, outgoing traffic, DNS) and incoming traffic extend this tour."
+echo "Next: incoming traffic (mirror and steal) extends this tour."
