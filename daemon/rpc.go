@@ -148,6 +148,7 @@ type handler struct{ c *conn }
 
 func (h handler) Handle(ctx context.Context, jc *jsonrpc2.Conn, req *jsonrpc2.Request) {
 	c := h.c
+	<-c.ready
 	r, ok := table[req.Method]
 	c.mu.Lock()
 	down := c.shutdown

@@ -249,9 +249,10 @@ func checkPeer(nc net.Conn) error {
 
 // conn is one client connection.
 type conn struct {
-	id  string
-	s   *Server
-	rpc *jsonrpc2.Conn
+	id    string
+	s     *Server
+	rpc   *jsonrpc2.Conn
+	ready chan struct{} // closed once rpc is set
 
 	mu       sync.Mutex
 	shutdown bool
@@ -283,9 +284,12 @@ func (s *Server) ServeConn(ctx context.Context, rwc io.ReadWriteCloser) {
 		return
 	}
 	s.nextID++
-	c := &conn{id: "c" + strconv.Itoa(s.nextID), s: s}
+	c := &conn{id: "c" + strconv.Itoa(s.nextID), s: s, ready: make(chan struct{})}
 	s.mu.Unlock()
+	// jsonrpc2 starts reading (and calling handlers) inside NewConn;
+	// handlers wait for ready, so they see c.rpc.
 	c.rpc = jsonrpc2.NewConn(ctx, jsonrpc2.NewBufferedStream(rwc, jsonrpc2.VSCodeObjectCodec{}), handler{c}, jsonrpc2.SetLogger(rpcLogger{}))
+	close(c.ready)
 	s.mu.Lock()
 	s.conns[c.id] = c
 	s.mu.Unlock()

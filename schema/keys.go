@@ -95,9 +95,7 @@ var unsupported = []struct{ Prefix, Why string }{
 	{"agent.max_body_buffer_size", pendingIncoming},
 	{"agent.max_body_buffer_timeout", pendingIncoming},
 	{"agent.override_cache_control", pendingIncoming},
-	{"feature.fs", pending},
-	{"feature.network", pending},
-	{"feature.hostname", pending},
+	{"feature.network.incoming", pendingIncoming},
 	{"startup_retry", pending},
 	{"use_proxy", pending},
 }
