@@ -407,6 +407,7 @@ var methodCases = []struct {
 			t.Fatal(err)
 		}
 	}},
+	{"sessions/start, list and stop", sessionsCase},
 	{"shutdown and exit", func(t *testing.T, f *fixture) {
 		call(t, f, api.Shutdown, api.Empty{})
 		e := callErr(t, f, api.DaemonStatus, api.Empty{})

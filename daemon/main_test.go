@@ -36,6 +36,11 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(fakeRunnerEnv); mode != "" && len(os.Args) > 1 && os.Args[1] == "runner" {
 		os.Exit(fakeRunner(mode, os.Args[2:]))
 	}
+	// Session runners are this binary too (fakeRunner), in both suites;
+	// a start can ask for another mode through its launch env.
+	if os.Getenv(fakeRunnerEnv) == "" {
+		os.Setenv(fakeRunnerEnv, "ok")
+	}
 	// The daemon logs to its file in production; tests keep only warnings.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	os.Exit(m.Run())

@@ -148,3 +148,26 @@ func TestSessionsWithFakeRunner(t *testing.T) {
 		t.Run(tt.name, tt.check)
 	}
 }
+
+// sessionsCase is the sessions part of the table both suites run.
+func sessionsCase(t *testing.T, f *fixture) {
+	p := api.SessionsStartParams{Target: "pod/web-1", LaunchEnv: map[string]string{"SEEN": t.Name()}}
+	r := call(t, f, api.SessionsStart, p)
+	if r.Reused || r.Env["LAUNCH_SEEN"] != t.Name() || r.SessionID == "" {
+		t.Fatalf("sessions/start: %+v", r)
+	}
+	if l := call(t, f, api.SessionsList, api.Empty{}); len(l.Sessions) != 1 || l.Sessions[0].State != "running" || l.Sessions[0].Pid <= 0 {
+		t.Fatalf("sessions/list: %+v", l)
+	}
+	call(t, f, api.SessionsStop, api.SessionsStopParams{SessionID: r.SessionID})
+	if l := call(t, f, api.SessionsList, api.Empty{}); len(l.Sessions) != 1 || l.Sessions[0].State != "warm" {
+		t.Fatalf("sessions/list after stop: %+v", l)
+	}
+	if r2 := call(t, f, api.SessionsStart, p); !r2.Reused {
+		t.Fatalf("restart: %+v, want the warm runner", r2)
+	}
+	bad := api.SessionsStartParams{LaunchEnv: map[string]string{fakeRunnerEnv: "fail"}}
+	if e := callErr(t, f, api.SessionsStart, bad); !strings.Contains(e.Message, `deployment "nope" not found`) {
+		t.Fatalf("failing runner: %v", e)
+	}
+}
