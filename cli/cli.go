@@ -117,7 +117,7 @@ environment, which wins over the file.`,
 	root.AddCommand(newExecCmd(), newPortForwardCmd())
 	root.AddCommand(newLsCmd())
 	root.AddCommand(newDaemonCmd())
-	root.AddCommand(newRunnerCmd())
+	root.AddCommand(newRunnerCmd(), newExtCmd())
 	return root
 }
 

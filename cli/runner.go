@@ -62,6 +62,12 @@ the socket and the files it made are then removed.`,
 }
 
 func runRunner(cmd *cobra.Command, _ []string) error {
+	// A signal at any moment must end the session cleanly (the agent is
+	// deleted), not kill the runner: whoever reads the line may stop it
+	// at once.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	// stdout carries exactly one line, so progress always goes to stderr.
 	mode, err := progress.ParseMode(os.Getenv("MIRRORD_PROGRESS_MODE"))
 	if err != nil {
@@ -104,6 +110,13 @@ func runRunner(cmd *cobra.Command, _ []string) error {
 		Session: s.Conn, Features: cfg.Feature, Skip: layer.SkipNames(cfg),
 		StartTimeout: startTimeout, StartTimeoutKey: "--start-timeout", Grace: grace,
 		RemoteTimeout: timeout, Logger: slog.New(warnHandler{p: p}),
+		// The daemon learns from this line that a session is idle (its
+		// processes exited) and may hand it to the next start.
+		OnLive: func(live int) {
+			if mode == progress.JSON {
+				p.Emit(map[string]any{"type": "SessionState", "live": live})
+			}
+		},
 	})
 	done(err)
 	if err != nil {
@@ -117,15 +130,20 @@ func runRunner(cmd *cobra.Command, _ []string) error {
 	if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s\n", line); err != nil {
 		return fmt.Errorf("printing the session's environment: %w", err)
 	}
-	return serveRunner(cmd, srv, s, stdin)
+	return serveRunner(cmd, srv, s, stdin, sigs)
 }
 
 // serveRunner serves until a stop condition; see newRunnerCmd.
-func serveRunner(cmd *cobra.Command, srv *layer.Server, s *session.Session, stdin io.Reader) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithCancelCause(ctx)
+func serveRunner(cmd *cobra.Command, srv *layer.Server, s *session.Session, stdin io.Reader, sigs <-chan os.Signal) error {
+	ctx, cancel := context.WithCancelCause(cmd.Context())
 	defer cancel(nil)
+	go func() {
+		select {
+		case <-sigs:
+			cancel(context.Canceled)
+		case <-ctx.Done():
+		}
+	}()
 	if life, _ := cmd.Flags().GetBool("stdin-lifetime"); life {
 		go func() {
 			_, _ = io.Copy(io.Discard, stdin)

@@ -86,6 +86,12 @@ type session struct {
 	stopped bool
 	// lastErr is the runner's last error line on stderr.
 	lastErr string
+	// live is the runner's count of supervised process trees, joined
+	// whether any ever joined: a session whose processes all exited is
+	// idle and may be handed to the next start with the same key.
+	live     int
+	joined   bool
+	warnings []string
 	// progress relays the runner's steps while it starts; nil after.
 	progress func(api.ProgressValue)
 	results  chan api.RunnerResult
@@ -126,8 +132,12 @@ func (ss *sessions) list() api.SessionsListResult {
 	defer ss.mu.Unlock()
 	out := api.SessionsListResult{Sessions: []api.Session{}}
 	for _, se := range ss.byID {
+		state := se.state
+		if state == stateRunning && se.joined && se.live == 0 {
+			state = stateWarm // its processes exited: the next start may reuse it
+		}
 		out.Sessions = append(out.Sessions, api.Session{SessionID: se.id, Target: se.result.Target, Pid: se.cmd.Process.Pid,
-			StartedAt: se.started.UTC().Format(time.RFC3339), State: se.state})
+			StartedAt: se.started.UTC().Format(time.RFC3339), State: state})
 	}
 	slices.SortFunc(out.Sessions, func(a, b api.Session) int { return strings.Compare(a.StartedAt+a.SessionID, b.StartedAt+b.SessionID) })
 	return out
@@ -194,7 +204,8 @@ func (ss *sessions) reuse(key string) (api.SessionsStartResult, bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for old, se := range ss.byID {
-		if se.key != key || se.state != stateWarm || !se.warm.Stop() {
+		idle := se.state == stateRunning && se.joined && se.live == 0
+		if se.key != key || !(idle || (se.state == stateWarm && se.warm.Stop())) {
 			continue
 		}
 		select {
@@ -203,7 +214,7 @@ func (ss *sessions) reuse(key string) (api.SessionsStartResult, bool) {
 		default:
 		}
 		delete(ss.byID, old)
-		se.id, se.state, se.stopped = newSessionID(), stateRunning, false
+		se.id, se.state, se.stopped, se.joined = newSessionID(), stateRunning, false, false
 		ss.byID[se.id] = se
 		r := se.result
 		return api.SessionsStartResult{SessionID: se.id, Env: r.Env, Unset: r.Unset, Target: r.Target, Warnings: r.Warnings, Reused: true}, true
@@ -363,6 +374,7 @@ func (ss *sessions) runnerLine(se *session, line string) {
 		Name    string  `json:"name"`
 		Message *string `json:"message"`
 		Success *bool   `json:"success"`
+		Live    int     `json:"live"`
 	}
 	if json.Unmarshal([]byte(line), &ev) != nil || ev.Type == "" {
 		slog.Info("session runner", "session", se.first, "line", line)
@@ -381,10 +393,23 @@ func (ss *sessions) runnerLine(se *session, line string) {
 			msg = ev.Name + " failed"
 		}
 	case "Warning", "Info":
+		// Not progress: warnings reach the client with the start's
+		// result (or only the log, once the session runs).
 		if ev.Message != nil {
-			msg = *ev.Message
+			slog.Info("session runner "+strings.ToLower(ev.Type), "session", se.first, "message", *ev.Message)
+			if ev.Type == "Warning" {
+				ss.mu.Lock()
+				se.warnings = append(se.warnings, *ev.Message)
+				ss.mu.Unlock()
+			}
 		}
-		slog.Info("session runner "+strings.ToLower(ev.Type), "session", se.first, "message", msg)
+	case "SessionState":
+		ss.mu.Lock()
+		se.live = ev.Live
+		if ev.Live > 0 {
+			se.joined = true
+		}
+		ss.mu.Unlock()
 	}
 	if prog != nil && msg != "" {
 		prog(api.ProgressValue{Kind: "report", Message: msg})
@@ -404,6 +429,7 @@ func (ss *sessions) await(ctx context.Context, se *session, prog func(api.Progre
 	select {
 	case r := <-se.results:
 		ss.mu.Lock()
+		r.Warnings = append(slices.Clone(r.Warnings), se.warnings...)
 		se.result, se.state = r, stateRunning
 		ss.mu.Unlock()
 		return r, nil

@@ -75,6 +75,9 @@ type ServeOptions struct {
 	BootstrapPath string
 	// OnJoin, when set, is called for each process that joins, with its pid.
 	OnJoin func(pid int)
+	// OnLive, when set, is called with the number of supervised process
+	// trees whenever it changes (0: every process that joined has exited).
+	OnLive func(live int)
 	// LocalDNS is the nameserver ("ip:port") for names that
 	// feature.network.dns.filter keeps local ("": the first nameserver of
 	// this machine's /etc/resolv.conf).
@@ -196,7 +199,11 @@ func (s *Server) adjust(pid, delta int) {
 	} else {
 		delete(s.roots, pid)
 	}
+	live := s.live
 	s.mu.Unlock()
+	if s.o.OnLive != nil {
+		s.o.OnLive(live)
+	}
 	select {
 	case s.changed <- struct{}{}:
 	default:

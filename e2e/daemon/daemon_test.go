@@ -149,12 +149,16 @@ func TestTargetsListSampleWorkloads(t *testing.T) {
 	t.Logf("targets/list of %s: cold %s, warm %s (%d targets)", env.Namespace, cold.Round(time.Millisecond), warm.Round(time.Microsecond), len(got))
 }
 
-// parkedPod is a pod no node will run (its nodeSelector matches nothing),
+// parkedPod is a pod no node will run (it is gated from scheduling),
 // so a test can make thousands without a kubelet doing anything.
 func parkedPod(name string, labels map[string]string) corev1.PodSpec {
+	// A scheduling gate keeps the pod Pending without the scheduler ever
+	// looking at it: 10,000 unschedulable pods would keep the scheduler
+	// (and etcd, with an event each) busy, and delay every agent pod of
+	// the suites that run beside this one.
 	return corev1.PodSpec{
-		NodeSelector: map[string]string{"e2e.mirrord.local/nowhere": "true"},
-		Containers:   []corev1.Container{{Name: "app", Image: "registry.invalid/parked:1"}},
+		SchedulingGates: []corev1.PodSchedulingGate{{Name: "e2e.mirrord.local/parked"}},
+		Containers:      []corev1.Container{{Name: "app", Image: "registry.invalid/parked:1"}},
 	}
 }
 

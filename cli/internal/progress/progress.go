@@ -93,6 +93,13 @@ func (p *Progress) Info(msg string) {
 	p.emit(map[string]any{"type": "Info", "message": msg}, msg, true)
 }
 
+// Emit writes one message of another type, in JSON mode only.
+func (p *Progress) Emit(obj map[string]any) {
+	if p.mode == JSON {
+		p.emit(obj, "", false)
+	}
+}
+
 // emit writes one message; steps (always false) are left out in Std mode
 // without a terminal, so piped output stays clean.
 func (p *Progress) emit(obj map[string]any, line string, always bool) {
