@@ -130,6 +130,9 @@ func runRunner(cmd *cobra.Command, _ []string) error {
 	if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s\n", line); err != nil {
 		return fmt.Errorf("printing the session's environment: %w", err)
 	}
+	// Marks the end of the start's progress on stderr: a reader of both
+	// pipes knows it has seen every step once this arrives.
+	p.Emit(map[string]any{"type": "Ready"})
 	return serveRunner(cmd, srv, s, stdin, sigs)
 }
 

@@ -92,6 +92,10 @@ type session struct {
 	live     int
 	joined   bool
 	warnings []string
+	// readyCh is closed when the runner's stderr says its start is over
+	// (every progress line before it has been relayed).
+	ready   bool
+	readyCh chan struct{}
 	// progress relays the runner's steps while it starts; nil after.
 	progress func(api.ProgressValue)
 	results  chan api.RunnerResult
@@ -313,6 +317,7 @@ func (ss *sessions) spawn(id, key string, p *api.SessionsStartParams) (*session,
 	ss.mu.Unlock()
 	ss.s.poke()
 	se.results = make(chan api.RunnerResult, 1)
+	se.readyCh = make(chan struct{})
 	ss.wg.Add(1)
 	go func() {
 		defer ss.wg.Done()
@@ -403,6 +408,13 @@ func (ss *sessions) runnerLine(se *session, line string) {
 				ss.mu.Unlock()
 			}
 		}
+	case "Ready":
+		ss.mu.Lock()
+		if !se.ready {
+			se.ready = true
+			close(se.readyCh)
+		}
+		ss.mu.Unlock()
 	case "SessionState":
 		ss.mu.Lock()
 		se.live = ev.Live
@@ -428,6 +440,13 @@ func (ss *sessions) await(ctx context.Context, se *session, prog func(api.Progre
 	}()
 	select {
 	case r := <-se.results:
+		// stdout and stderr are separate pipes: let the progress that
+		// came before the result reach the client first.
+		select {
+		case <-se.readyCh:
+		case <-se.exited:
+		case <-time.After(2 * time.Second):
+		}
 		ss.mu.Lock()
 		r.Warnings = append(slices.Clone(r.Warnings), se.warnings...)
 		se.result, se.state = r, stateRunning

@@ -51,6 +51,7 @@ func fakeRunner(mode string, args []string) int {
 		Unset: []string{"GONE"}, Target: "deployment/web", Warnings: []string{}}
 	b, _ := json.Marshal(res)
 	fmt.Printf("%s\n", b)
+	fmt.Fprintln(os.Stderr, `{"type":"Ready"}`)
 	eof := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, in); close(eof) }()
 	select {

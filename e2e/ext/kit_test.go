@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -211,28 +210,11 @@ type extRun struct {
 	final     *execution
 	finalAt   time.Duration
 	exitedAt  time.Duration
-	stderr    *syncBuf
+	stderr    *e2eenv.SyncBuffer
 	exitCode  int
 	started   time.Time
 	exited    chan struct{}
 	parseErrs []string
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (k *kit) ext(t *testing.T, launch map[string]string, args ...string) *extRun {
@@ -244,7 +226,7 @@ func (k *kit) ext(t *testing.T, launch map[string]string, args ...string) *extRu
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &extRun{cmd: cmd, stderr: &syncBuf{}, exited: make(chan struct{}), started: time.Now()}
+	r := &extRun{cmd: cmd, stderr: &e2eenv.SyncBuffer{}, exited: make(chan struct{}), started: time.Now()}
 	cmd.Stderr = r.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

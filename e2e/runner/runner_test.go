@@ -9,7 +9,6 @@ package runner_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,26 +83,9 @@ type runner struct {
 	res    runnerResult
 	agent  string // the agent Job's name
 	start  time.Duration
-	stderr *syncBuffer
+	stderr *e2eenv.SyncBuffer
 	exited chan struct{}
 	err    error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var agentJob = regexp.MustCompile(`creating agent Job (\S+) in namespace`)
@@ -126,7 +108,7 @@ func startRunner(t *testing.T, args ...string) *runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	r := &runner{cmd: cmd, stderr: &e2eenv.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = r.stderr
 	begin := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -93,7 +93,27 @@ func (s *Supervisor) udpMessage(c *call, m msghdr) (k sock, sa target.Sockaddr, 
 }
 
 func (s *Supervisor) handleSendmsg(c *call) {
-	m, err := readMsghdr(c, c.arg(1))
+	s.sendThroughPod(c, c.arg(1), func(ctx context.Context, k sock, sa target.Sockaddr, m msghdr) {
+		payload, err := m.payload(c)
+		if err != nil {
+			c.fail(err, unix.EFAULT)
+			return
+		}
+		n, err, def := s.udpSendRemote(ctx, c, k, sa.AddrPort, payload, int(c.arg(2)))
+		if err != nil {
+			c.fail(err, def)
+			return
+		}
+		c.ret(int64(n))
+	})
+}
+
+// sendThroughPod reads the message header at hdr and lets the call go on
+// unless the filter sends its destination through the pod; then send
+// answers the call, off the notification loop, with the socket k (closed
+// after send).
+func (s *Supervisor) sendThroughPod(c *call, hdr uint64, send func(ctx context.Context, k sock, sa target.Sockaddr, m msghdr)) {
+	m, err := readMsghdr(c, hdr)
 	if err != nil {
 		if !errors.Is(err, target.ErrGone) {
 			c.cont()
@@ -112,17 +132,7 @@ func (s *Supervisor) handleSendmsg(c *call) {
 		}
 		c.async(func(ctx context.Context) {
 			defer k.close()
-			payload, err := m.payload(c)
-			if err != nil {
-				c.fail(err, unix.EFAULT)
-				return
-			}
-			n, err, def := s.udpSendRemote(ctx, c, k, sa.AddrPort, payload, int(c.arg(2)))
-			if err != nil {
-				c.fail(err, def)
-				return
-			}
-			c.ret(int64(n))
+			send(ctx, k, sa, m)
 		})
 	})
 }
@@ -135,60 +145,41 @@ func (s *Supervisor) handleSendmmsg(c *call) {
 		c.cont()
 		return
 	}
-	first, err := readMsghdr(c, vec)
-	if err != nil {
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
+	s.sendThroughPod(c, vec, func(ctx context.Context, k sock, _ target.Sockaddr, _ msghdr) {
+		sent := int64(0)
+		var firstErr error
+		def := unix.EIO
+		for i := range vlen {
+			at := vec + i*mmsghdrSize
+			m, err := readMsghdr(c, at)
+			if err == nil && m.name == 0 {
+				err = unix.EDESTADDRREQ
+			}
+			var to target.Sockaddr
+			if err == nil {
+				to, err = c.p.ReadSockaddr(m.name, m.namelen)
+			}
+			var payload []byte
+			if err == nil {
+				payload, err = m.payload(c)
+			}
+			var n int
+			if err == nil {
+				n, err, def = s.udpSendRemote(ctx, c, k, to.AddrPort, payload, int(c.arg(3)))
+			}
+			if err == nil {
+				err = c.p.Write(at+msghdrSize, binary.NativeEndian.AppendUint32(nil, uint32(n)))
+			}
+			if err != nil {
+				firstErr = err
+				break
+			}
+			sent++
 		}
-		return
-	}
-	k, sa, ok := s.udpMessage(c, first)
-	if !ok {
-		return
-	}
-	s.withDecision(c, k, sa.AddrPort, func(ctx context.Context, remote bool) {
-		if !remote {
-			k.close()
-			c.cont()
+		if sent == 0 && firstErr != nil {
+			c.fail(firstErr, def)
 			return
 		}
-		c.async(func(ctx context.Context) {
-			defer k.close()
-			sent := int64(0)
-			var firstErr error
-			def := unix.EIO
-			for i := range vlen {
-				at := vec + i*mmsghdrSize
-				m, err := readMsghdr(c, at)
-				if err == nil && m.name == 0 {
-					err = unix.EDESTADDRREQ
-				}
-				var to target.Sockaddr
-				if err == nil {
-					to, err = c.p.ReadSockaddr(m.name, m.namelen)
-				}
-				var payload []byte
-				if err == nil {
-					payload, err = m.payload(c)
-				}
-				var n int
-				if err == nil {
-					n, err, def = s.udpSendRemote(ctx, c, k, to.AddrPort, payload, int(c.arg(3)))
-				}
-				if err == nil {
-					err = c.p.Write(at+msghdrSize, binary.NativeEndian.AppendUint32(nil, uint32(n)))
-				}
-				if err != nil {
-					firstErr = err
-					break
-				}
-				sent++
-			}
-			if sent == 0 && firstErr != nil {
-				c.fail(firstErr, def)
-				return
-			}
-			c.ret(sent)
-		})
+		c.ret(sent)
 	})
 }
