@@ -1,6 +1,8 @@
 package layer_test
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,5 +139,50 @@ func TestBackgroundChild(t *testing.T) {
 	r.expect(t, "started")
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("mirrord returned after %v, want about 2 s (WaitDelay + Linger)", d)
+	}
+}
+
+// TestNoMountLeft: every way a run ends removes its remote file system
+// mount (tests in this package run one at a time, so any mirrord mount
+// seen here is a leak).
+func TestNoMountLeft(t *testing.T) {
+	w := newWorld(t)
+	tests := []struct {
+		name    string
+		argv    []string
+		timeout time.Duration
+	}{
+		{"normal exit", []string{"/bin/sh", "-c", "cat /app/test.txt"}, 0},
+		{"non-zero exit", []string{"/bin/sh", "-c", "exit 7"}, 0},
+		{"killed by a signal", []string{"/bin/sh", "-c", "kill -KILL $$"}, 0},
+		{"program not found", []string{"no-such-program-xyz"}, 0},
+		{"cancelled while running", []string{"sleep", "30"}, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.timeout > 0 {
+				client := w.agent.start(t)
+				ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+				defer cancel()
+				var out bytes.Buffer
+				_, _ = layer.Exec(ctx, layer.ExecOptions{Argv: tt.argv, Env: os.Environ(), Dir: w.tmp, Session: client,
+					Features: defaultFeatures(), Stdio: layer.Stdio{Out: &out, Err: &out}})
+			} else {
+				// The mount exists while the program runs (/proc is local).
+				argv := append([]string{"/bin/sh", "-c", `grep -c " - fuse.mirrord " /proc/self/mountinfo; exec "$0" "$@"`}, tt.argv...)
+				if r := w.run(t, defaultFeatures(), argv...); !strings.HasPrefix(r.out, "1\n") && tt.argv[0] != "no-such-program-xyz" {
+					t.Fatalf("during the run, want one mirrord mount; output %q", r.out)
+				}
+			}
+			mounts, err := os.ReadFile("/proc/self/mountinfo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(mounts), "\n") {
+				if strings.Contains(line, " - fuse.mirrord ") {
+					t.Errorf("a mirrord mount is left: %s", line)
+				}
+			}
+		})
 	}
 }
