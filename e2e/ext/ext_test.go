@@ -108,6 +108,18 @@ func TestContract(t *testing.T) {
 					t.Fatalf("targetless session: exit %d, output %q", code, out)
 				}
 			})
+			t.Run("ext targeted by its config; -f wins over MIRRORD_CONFIG_FILE", func(t *testing.T) {
+				cfg := writeConfig(t, `{"target": {"path": "deployment/web", "namespace": "`+ns+`"}}`)
+				launch := map[string]string{"MIRRORD_CONFIG_FILE": "/nonexistent/other-mirrord.json"}
+				x := k.ext(t, launch, "-f", cfg)
+				if x.final == nil || len(x.parseErrs) > 0 || x.exitCode != 0 {
+					t.Fatalf("ext -f: exit %d, parse errors %v, lines %+v\nstderr: %s", x.exitCode, x.parseErrs, x.lines, x.stderr)
+				}
+				out, code := k.launched(t, launch, x.final, "sh", "-c", `cat /app/test.txt; echo "var=$MIRRORD_FAKE_VAR_FIRST"`)
+				if code != 0 || !strings.Contains(out, strings.TrimSpace(sample.TestFileText)) || !strings.Contains(out, "var="+sample.EnvFirstValue) {
+					t.Fatalf("launched on deployment/web: exit %d, output %q", code, out)
+				}
+			})
 			t.Run("ext with a missing target", func(t *testing.T) {
 				start := time.Now()
 				x := k.ext(t, map[string]string{"MIRRORD_TARGET_NAMESPACE": ns}, "-t", "deployment/nope")
