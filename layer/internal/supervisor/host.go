@@ -91,6 +91,9 @@ func (s *Supervisor) isSpecial(p string) bool {
 //     all local.
 //
 // It returns false when the path is not special.
+// isSpecial reports whether serveSpecial may answer an open of p.
+func isSpecial(p string) bool { return p == resolvConfPath || p == hostnamePath }
+
 func (s *Supervisor) serveSpecial(c *call, p string, cloexec bool) bool {
 	f := s.cfg.Features
 	switch p {
