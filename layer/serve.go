@@ -103,6 +103,9 @@ type Server struct {
 	roots   map[int]bool // pids that joined and whose tree is supervised
 	changed chan struct{}
 	supCtx  context.Context // set by Serve: ends the supervisors
+	// twins is the remote file system, mounted by Serve for its lifetime
+	// (nil: none, remote files are read-only snapshots).
+	twins supervisor.TwinFS
 }
 
 // Listen checks the kernel, extracts the bootstrap and creates the
@@ -124,7 +127,7 @@ func Listen(o ServeOptions) (_ *Server, err error) {
 	}
 	// Compile the config once up front, so that a bad filter is an error
 	// here and not in every process that joins.
-	if _, err := newSupervisor(o, log, fsroute.Env{}); err != nil {
+	if _, err := newSupervisor(o, log, fsroute.Env{}, nil); err != nil {
 		return nil, err
 	}
 	dir := o.Dir
@@ -222,6 +225,12 @@ func (s *Server) counts() (live, joined int) {
 // is removed and supervision has stopped: processes still running get
 // ENOSYS from the calls mirrord intercepts.
 func (s *Server) Serve(ctx context.Context) error {
+	// The mount lives in this process's mount namespace, which need not
+	// be the programs': the supervisors open files there and inject the
+	// fds, so programs see the pod's files wherever they run.
+	twins, unmount := mountRemoteFS(s.o.Session, s.o.Features.FS, s.o.RemoteTimeout, s.log)
+	defer unmount()
+	s.twins = twins
 	// The supervisors stop only after tellEnded has found their processes.
 	supCtx, supCancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.supCtx = supCtx
@@ -333,7 +342,7 @@ func (s *Server) join(ctx context.Context, c *net.UnixConn, wg *sync.WaitGroup) 
 		refuse("its " + EnvToken + " is not this session's (a stale environment from an earlier session?)")
 		return
 	}
-	sup, err := newSupervisor(s.o, log, procEnv(pid))
+	sup, err := newSupervisor(s.o, log, procEnv(pid), s.twins)
 	if err != nil {
 		refuse(err.Error())
 		return
@@ -384,8 +393,9 @@ func (s *Server) join(ctx context.Context, c *net.UnixConn, wg *sync.WaitGroup) 
 	}
 }
 
-func newSupervisor(o ServeOptions, log *slog.Logger, env fsroute.Env) (*supervisor.Supervisor, error) {
+func newSupervisor(o ServeOptions, log *slog.Logger, env fsroute.Env, twins supervisor.TwinFS) (*supervisor.Supervisor, error) {
 	return supervisor.New(supervisor.Config{
+		RemoteFS:      twins,
 		Remote:        o.Session,
 		Features:      o.Features,
 		Skip:          o.Skip,

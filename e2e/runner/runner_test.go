@@ -333,3 +333,23 @@ func TestRunnerLifetime(t *testing.T) {
 		}
 	})
 }
+
+// TestRunnerRemoteFS: programs that join a runner get the same remote
+// file system as under mirrord exec (the runner's FUSE mount, whatever
+// mount namespace they live in): directory listings of the pod and, in
+// write mode, writes that land in the pod.
+func TestRunnerRemoteFS(t *testing.T) {
+	e := e2eenv.Get(t)
+	r := startRunner(t, "--fs-mode", "write")
+	name := fmt.Sprintf("/app/runner-write-%d", time.Now().UnixNano())
+	out, code := r.launch(t, `ls /app && echo from-runner > `+name+` && cat `+name)
+	if code != 0 || !strings.Contains(out, "sampleapp") || !strings.Contains(out, "test.txt") || !strings.Contains(out, "from-runner") {
+		t.Fatalf("exit %d, output:\n%s\nwant the pod's /app listed and the write read back", code, out)
+	}
+	pod := e.ReadyPod(t, "web")
+	got, _, err := e.Exec(e2eenv.Context(t, 30*time.Second), e.Namespace, pod.Name, "", nil, "cat", name)
+	if err != nil || strings.TrimSpace(got) != "from-runner" {
+		t.Fatalf("in the pod, %s holds %q (%v)", name, got, err)
+	}
+	_, _, _ = e.Exec(e2eenv.Context(t, 30*time.Second), e.Namespace, pod.Name, "", nil, "rm", "-f", name)
+}
