@@ -161,7 +161,9 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 }
 
 // handle is one open remote file. It keeps the last chunk read, so the
-// kernel's sequential 128 KiB reads cost one agent round trip per chunk.
+// kernel's sequential 128 KiB reads cost one agent round trip per chunk,
+// and while a file is read in order it fetches the next chunk in the
+// background, so the transfer does not stop for each request's round trip.
 type handle struct {
 	fs *FS
 	id uint64
@@ -171,11 +173,31 @@ type handle struct {
 	data  []byte
 	eof   bool
 	valid bool
+	next  *prefetch // the chunk after data, on its way
+}
+
+// prefetch is one background read; done is closed when rr and e are set.
+// Its goroutine ends with the call (bounded by the FS timeout); a result
+// nobody wants any more is dropped.
+type prefetch struct {
+	off  int64
+	done chan struct{}
+	rr   protocol.ReadResponse
+	e    syscall.Errno
+}
+
+func (h *handle) fetch(off int64) *prefetch {
+	p := &prefetch{off: off, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.e = h.fs.call(context.Background(), protocol.KindRead, protocol.ReadRequest{Handle: h.id, Offset: off, Size: readChunk}, &p.rr)
+	}()
+	return p
 }
 
 func (h *handle) drop() {
 	h.mu.Lock()
-	h.valid, h.data = false, nil
+	h.valid, h.data, h.next = false, nil, nil
 	h.mu.Unlock()
 }
 
@@ -185,12 +207,29 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64) ([]byte, sysc
 	if b, ok := h.cached(dest, off); ok {
 		return b, 0
 	}
+	sequential := off == 0 || (h.valid && off == h.off+int64(len(h.data)))
 	var rr protocol.ReadResponse
+	var e syscall.Errno
 	size := max(len(dest), readChunk)
-	if e := h.fs.call(ctx, protocol.KindRead, protocol.ReadRequest{Handle: h.id, Offset: off, Size: size}, &rr); e != 0 {
+	if p := h.next; p != nil && p.off == off && size == readChunk {
+		h.next = nil
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return nil, syscall.EINTR
+		}
+		rr, e = p.rr, p.e
+	} else {
+		h.next = nil
+		e = h.fs.call(ctx, protocol.KindRead, protocol.ReadRequest{Handle: h.id, Offset: off, Size: size}, &rr)
+	}
+	if e != 0 {
 		return nil, e
 	}
 	h.off, h.data, h.eof, h.valid = off, rr.Data, rr.EOF || len(rr.Data) < size, true
+	if sequential && !h.eof {
+		h.next = h.fetch(off + int64(len(rr.Data)))
+	}
 	b, _ := h.cached(dest, off)
 	return b, 0
 }
