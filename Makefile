@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X github.com/mirrord-go/mirrord/internal/buildinfo.Version=$(V
 export CGO_ENABLED ?= 0
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test unit lint schema gen check-generated fuzz bench clean demo bootstrap
+.PHONY: all build test unit vscode-unit lint schema gen check-generated fuzz bench clean demo bootstrap
 all: build
 
 # The launch bootstrap (layer/bootstrap): a libc-free LD_PRELOAD object that
@@ -30,7 +30,7 @@ build: bootstrap ## build bin/mirrord
 
 ## test is the README's test command: gofmt, vet, generated-file checks, the unit
 ## tests, then every e2e suite against the local cluster (started if needed).
-test: deps unit
+test: deps unit vscode-unit
 	$(MAKE) e2e
 
 unit: bootstrap check-generated lint
@@ -39,6 +39,15 @@ unit: bootstrap check-generated lint
 lint: bootstrap
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The VS Code extension (extensions/vscode, an npm workspace of the root
+# package.json). Its unit tests type-check it against the generated daemon
+# API types and run its launch logic with Node's test runner.
+VSCODE := extensions/vscode
+vscode-unit: ## the VS Code extension's unit tests (no VS Code needed)
+	@command -v npm >/dev/null || { echo "npm is needed for the VS Code extension: run 'make deps'" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	npm test -w $(VSCODE)
 
 schema: ## regenerate schema/mirrord-schema.json from the Go config types
 	$(GO) run ./schema/internal/gen -o schema/mirrord-schema.json

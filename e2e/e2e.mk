@@ -34,6 +34,8 @@ deps: ## install the Debian packages the cluster needs (quick when already insta
 	  echo "installing:" $$missing; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+	@# npm comes with some Node.js builds (NodeSource) and as its own package with Debian's.
+	@command -v npm >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
 
 # go build is itself incremental: a no-op when nothing changed.
 cluster-cmd:

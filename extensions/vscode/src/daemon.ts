@@ -1,0 +1,63 @@
+// The connection to the per-user mirrord daemon. The extension runs
+// `mirrord daemon connect`, which starts the daemon when none runs and
+// bridges stdio to its socket, and speaks JSON-RPC (LSP framing) over the
+// child's stdio: the binary owns socket paths, locking and autostart, so
+// the extension cannot disagree with it.
+import { spawn, ChildProcess } from "child_process";
+import {
+  createMessageConnection,
+  MessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+} from "vscode-jsonrpc/node";
+import { Methods, Notifications, PROTOCOL_VERSION } from "./gen/daemonApi";
+
+export class Daemon {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly conn: MessageConnection,
+    readonly info: { version: string; protocolVersion: number },
+  ) {}
+
+  /** Starts the bridge and runs the initialize handshake. */
+  static async connect(binary: string, clientVersion: string): Promise<Daemon> {
+    const child = spawn(binary, ["daemon", "connect"], { stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (d) => (stderr += String(d)));
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once("spawn", () => resolve());
+      child.once("error", (e) => reject(new Error(`cannot run ${binary}: ${e.message}; set mirrord.binaryPath`)));
+    });
+    await spawned;
+    const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    conn.listen();
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code) => reject(new Error(`mirrord daemon connect exited (${code}): ${stderr.trim() || "no output"}`))),
+    );
+    const init = (await Promise.race([
+      conn.sendRequest(Methods.initialize, {
+        processId: process.pid,
+        clientInfo: { name: "mirrord-vscode", version: clientVersion },
+        protocolVersion: PROTOCOL_VERSION,
+      }),
+      exited,
+    ])) as { version: string; protocolVersion: number };
+    if (init.protocolVersion !== PROTOCOL_VERSION) {
+      child.kill();
+      throw new Error(
+        `the mirrord binary ${binary} speaks daemon protocol ${init.protocolVersion}, this extension ${PROTOCOL_VERSION}: update the extension or the binary`,
+      );
+    }
+    conn.sendNotification(Notifications.initialized, {});
+    return new Daemon(child, conn, init);
+  }
+
+  request<R>(method: string, params: unknown): Promise<R> {
+    return this.conn.sendRequest(method, params) as Promise<R>;
+  }
+
+  dispose(): void {
+    this.conn.dispose();
+    this.child.kill();
+  }
+}
