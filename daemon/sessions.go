@@ -89,9 +89,10 @@ type session struct {
 	// live is the runner's count of supervised process trees, joined
 	// whether any ever joined: a session whose processes all exited is
 	// idle and may be handed to the next start with the same key.
-	live     int
-	joined   bool
-	warnings []string
+	live      int
+	joined    bool
+	idleSince time.Time
+	warnings  []string
 	// readyCh is closed when the runner's stderr says its start is over
 	// (every progress line before it has been relayed).
 	ready   bool
@@ -208,14 +209,8 @@ func (ss *sessions) reuse(key string) (api.SessionsStartResult, bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for old, se := range ss.byID {
-		idle := se.state == stateRunning && se.joined && se.live == 0
-		if se.key != key || !(idle || (se.state == stateWarm && se.warm.Stop())) {
+		if !ss.reusable(se, key) {
 			continue
-		}
-		select {
-		case <-se.exited:
-			continue
-		default:
 		}
 		delete(ss.byID, old)
 		se.id, se.state, se.stopped, se.joined = newSessionID(), stateRunning, false, false
@@ -224,6 +219,41 @@ func (ss *sessions) reuse(key string) (api.SessionsStartResult, bool) {
 		return api.SessionsStartResult{SessionID: se.id, Env: r.Env, Unset: r.Unset, Target: r.Target, Warnings: r.Warnings, Reused: true}, true
 	}
 	return api.SessionsStartResult{}, false
+}
+
+// reusable says whether a start with key may take se: it is the same
+// launch, and the runner will still be there. A runner stops by itself
+// runnerGrace after its last process exited, so an idle one is only handed
+// out well before that. One whose client stopped it while its processes
+// still run is handed out too (a debug restart before the old debuggee
+// is gone). Called with ss.mu held.
+func (ss *sessions) reusable(se *session, key string) bool {
+	if ss.opts.WarmTTL <= 0 || se.key != key || se.state == stateStarting {
+		return false
+	}
+	select {
+	case <-se.exited:
+		return false
+	default:
+	}
+	g := ss.runnerGrace()
+	ok := se.live == 0 && se.joined && time.Since(se.idleSince) < g-min(g/5, 2*time.Second)
+	if se.live > 0 {
+		ok = se.state == stateWarm
+	}
+	if ok && se.warm != nil && !se.warm.Stop() {
+		return false // its warm TTL just ran out: it is being stopped
+	}
+	return ok
+}
+
+// runnerGrace is how long a runner waits for a new process after its
+// last one exited: as long as it may be reused.
+func (ss *sessions) runnerGrace() time.Duration {
+	if ss.opts.WarmTTL > 0 {
+		return ss.opts.WarmTTL
+	}
+	return 2 * time.Second
 }
 
 // runnerEnv is the runner's own environment: the daemon's, with the
@@ -256,11 +286,7 @@ func (ss *sessions) runnerArgv(p *api.SessionsStartParams) ([]string, error) {
 		}
 		argv = []string{self, "runner"}
 	}
-	grace := 2 * time.Second
-	if ss.opts.WarmTTL > 0 {
-		grace = ss.opts.WarmTTL // an idle runner stays as long as it may be reused
-	}
-	argv = append(argv, "--stdin-lifetime", "--launch-env", "-", "--grace", grace.String(), "--start-timeout", ss.opts.StartTimeout.String())
+	argv = append(argv, "--stdin-lifetime", "--launch-env", "-", "--grace", ss.runnerGrace().String(), "--start-timeout", ss.opts.StartTimeout.String())
 	if p.ConfigPath != "" {
 		argv = append(argv, "-f", p.ConfigPath)
 	}
@@ -420,6 +446,8 @@ func (ss *sessions) runnerLine(se *session, line string) {
 		se.live = ev.Live
 		if ev.Live > 0 {
 			se.joined = true
+		} else {
+			se.idleSince = time.Now()
 		}
 		ss.mu.Unlock()
 	}

@@ -51,6 +51,10 @@ func fakeRunner(mode string, args []string) int {
 		Unset: []string{"GONE"}, Target: "deployment/web", Warnings: []string{}}
 	b, _ := json.Marshal(res)
 	fmt.Printf("%s\n", b)
+	// As if a program had joined and exited already: the session is idle
+	// by the time the start returns (before Ready, so no test races it).
+	fmt.Fprintln(os.Stderr, `{"type":"SessionState","live":1}`)
+	fmt.Fprintln(os.Stderr, `{"type":"SessionState","live":0}`)
 	fmt.Fprintln(os.Stderr, `{"type":"Ready"}`)
 	eof := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, in); close(eof) }()
@@ -93,9 +97,9 @@ func TestSessionsWithFakeRunner(t *testing.T) {
 		name  string
 		check func(t *testing.T)
 	}{
-		{"list shows it running", func(t *testing.T) {
+		{"list shows it warm once its program exited", func(t *testing.T) {
 			l, err := client.Call(ctx, f.c, api.SessionsList, api.Empty{})
-			if err != nil || len(l.Sessions) != 1 || l.Sessions[0].State != "running" || l.Sessions[0].SessionID != r.SessionID {
+			if err != nil || len(l.Sessions) != 1 || l.Sessions[0].State != "warm" || l.Sessions[0].SessionID != r.SessionID {
 				t.Fatalf("sessions/list %+v, %v", l, err)
 			}
 		}},
@@ -157,7 +161,8 @@ func sessionsCase(t *testing.T, f *fixture) {
 	if r.Reused || r.Env["LAUNCH_SEEN"] != t.Name() || r.SessionID == "" {
 		t.Fatalf("sessions/start: %+v", r)
 	}
-	if l := call(t, f, api.SessionsList, api.Empty{}); len(l.Sessions) != 1 || l.Sessions[0].State != "running" || l.Sessions[0].Pid <= 0 {
+	// The fake runner's program has joined and exited: the session is idle.
+	if l := call(t, f, api.SessionsList, api.Empty{}); len(l.Sessions) != 1 || l.Sessions[0].State != "warm" || l.Sessions[0].Pid <= 0 {
 		t.Fatalf("sessions/list: %+v", l)
 	}
 	call(t, f, api.SessionsStop, api.SessionsStopParams{SessionID: r.SessionID})
