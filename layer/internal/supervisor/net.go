@@ -289,20 +289,12 @@ func (s *Supervisor) handleConnect(c *call) {
 			}
 		}
 	}
-	s.withDecision(c, k, sa.AddrPort, func(ctx context.Context, remote bool) {
-		if !remote {
-			k.close()
-			c.cont()
-			return
+	s.throughPod(c, k, sa.AddrPort, func(ctx context.Context) {
+		if k.proto == netfilter.TCP {
+			s.connectTCP(ctx, c, k, sa.AddrPort)
+		} else {
+			s.connectUDP(ctx, c, k, sa.AddrPort)
 		}
-		c.async(func(ctx context.Context) {
-			defer k.close()
-			if k.proto == netfilter.TCP {
-				s.connectTCP(ctx, c, k, sa.AddrPort)
-			} else {
-				s.connectUDP(ctx, c, k, sa.AddrPort)
-			}
-		})
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 
 	"golang.org/x/sys/unix"
 
@@ -124,7 +125,13 @@ func (s *Supervisor) sendThroughPod(c *call, hdr uint64, send func(ctx context.C
 	if !ok {
 		return
 	}
-	s.withDecision(c, k, sa.AddrPort, func(ctx context.Context, remote bool) {
+	s.throughPod(c, k, sa.AddrPort, func(ctx context.Context) { send(ctx, k, sa, m) })
+}
+
+// throughPod lets the call go on when the filter keeps to's traffic local;
+// otherwise f answers it off the notification loop. k is closed either way.
+func (s *Supervisor) throughPod(c *call, k sock, to netip.AddrPort, f func(ctx context.Context)) {
+	s.withDecision(c, k, to, func(ctx context.Context, remote bool) {
 		if !remote {
 			k.close()
 			c.cont()
@@ -132,7 +139,7 @@ func (s *Supervisor) sendThroughPod(c *call, hdr uint64, send func(ctx context.C
 		}
 		c.async(func(ctx context.Context) {
 			defer k.close()
-			send(ctx, k, sa, m)
+			f(ctx)
 		})
 	})
 }
