@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/mirrord-go/mirrord/agent/protocol"
 	"github.com/mirrord-go/mirrord/cli/internal/progress"
 	"github.com/mirrord-go/mirrord/layer"
 	"github.com/mirrord-go/mirrord/schema"
@@ -61,22 +62,50 @@ func startSession(cmd *cobra.Command, client string, p *progress.Progress) (*ses
 	if err != nil {
 		return nil, err
 	}
-	return startSessionWith(cmd, client, p, res)
+	return startSessionWith(cmd, client, p, res, nil)
 }
 
-// startSessionWith starts a session with an already loaded config.
-func startSessionWith(cmd *cobra.Command, client string, p *progress.Progress, res *schema.Result) (*session.Session, error) {
+// startSessionWith starts a session with an already loaded config. in,
+// when set, receives the target's incoming traffic: the agent is asked
+// at once whether it can capture it, so that a leftover of a dead agent
+// fails the start instead of the program's first listen.
+func startSessionWith(cmd *cobra.Command, client string, p *progress.Progress, res *schema.Result, in *layer.Incoming) (*session.Session, error) {
 	warnConfig(res, p.Warn)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := session.Start(ctx, session.Options{Config: res.Config, Progress: p, Client: client})
+	o := session.Options{Config: res.Config, Progress: p, Client: client}
+	if in != nil {
+		o.OnStream, o.OnEvent = in.OnStream, in.OnEvent
+	}
+	s, err := session.Start(ctx, o)
 	if err != nil {
 		if ctx.Err() != nil && cmd.Context().Err() == nil {
 			return nil, errors.New("interrupted while starting the session; the agent was removed")
 		}
 		return nil, err
 	}
+	if in != nil {
+		in.Attach(s.Conn)
+		if s.Target != nil {
+			done := p.Task("preparing incoming traffic")
+			err := s.Conn.Call(ctx, protocol.KindPrepareIncoming, protocol.PrepareIncomingRequest{Mode: string(res.Config.Feature.Network.Incoming.Mode)}, nil)
+			done(err)
+			if err != nil {
+				s.Close(context.WithoutCancel(ctx))
+				return nil, fmt.Errorf("feature.network.incoming: %w", err)
+			}
+		}
+	}
 	return s, nil
+}
+
+// newIncoming is the receiver of the target's traffic, or nil when
+// feature.network.incoming is off.
+func newIncoming(cfg *schema.Config, log *slog.Logger) *layer.Incoming {
+	if m := cfg.Feature.Network.Incoming.Mode; m == "" || m == schema.IncomingOff {
+		return nil
+	}
+	return layer.NewIncoming(log)
 }
 
 func runExec(cmd *cobra.Command, args []string) error {
@@ -96,7 +125,11 @@ func runExec(cmd *cobra.Command, args []string) error {
 	if _, err := layer.CheckKernel(); err != nil {
 		return err
 	}
-	s, err := startSessionWith(cmd, "mirrord exec", p, res)
+	in := newIncoming(res.Config, slog.New(warnHandler{p: p}))
+	if in != nil {
+		defer in.Close()
+	}
+	s, err := startSessionWith(cmd, "mirrord exec", p, res, in)
 	if err != nil {
 		return err
 	}
@@ -107,7 +140,10 @@ func runExec(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	code, err := runProgram(cmd, s, res.Config, p, args, env.Vars)
+	code, err := runProgram(cmd, s, res.Config, p, args, env.Vars, in)
+	if in != nil {
+		in.Close() // unsubscribes while the session still works
+	}
 	if cerr := s.Close(context.WithoutCancel(cmd.Context())); cerr != nil {
 		p.Warn(cerr.Error())
 	}
@@ -122,7 +158,7 @@ func runExec(cmd *cobra.Command, args []string) error {
 // process group, so mirrord only survives it and waits; SIGTERM and SIGHUP
 // are passed on. If the session is lost the program is stopped (SIGTERM,
 // then SIGKILL 5 s later), since it would go on without the pod's context.
-func runProgram(cmd *cobra.Command, s *session.Session, cfg *schema.Config, p *progress.Progress, args, env []string) (int, error) {
+func runProgram(cmd *cobra.Command, s *session.Session, cfg *schema.Config, p *progress.Progress, args, env []string, in *layer.Incoming) (int, error) {
 	ints := make(chan os.Signal, 1)
 	signal.Notify(ints, os.Interrupt)
 	defer signal.Stop(ints)
@@ -154,6 +190,8 @@ func runProgram(cmd *cobra.Command, s *session.Session, cfg *schema.Config, p *p
 		Logger:        slog.New(warnHandler{p: p}),
 		RemoteTimeout: timeout,
 		Signals:       []os.Signal{syscall.SIGTERM, syscall.SIGHUP},
+		Incoming:      in,
+		Targetless:    s.Target == nil,
 	})
 	cancel()
 	<-watchDone
@@ -189,11 +227,16 @@ func (h warnHandler) Handle(_ context.Context, r slog.Record) error {
 		add(a)
 	}
 	r.Attrs(add)
-	if r.Level < slog.LevelWarn {
+	switch {
+	case r.Level < slog.LevelWarn:
 		fmt.Fprintf(os.Stderr, "mirrord: %s\n", b.String())
-		return nil
+	case r.Level >= slog.LevelError:
+		// An error makes the program fail (a refused listen): it is shown
+		// even with progress off, or the failure would be unexplained.
+		h.p.Error(b.String())
+	default:
+		h.p.Warn(b.String())
 	}
-	h.p.Warn(b.String())
 	return nil
 }
 

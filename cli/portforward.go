@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -15,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mirrord-go/mirrord/agent/protocol"
+	"github.com/mirrord-go/mirrord/layer"
+	"github.com/mirrord-go/mirrord/schema"
 )
 
 // forward is one -L spec: a local port and where the pod connects to.
@@ -53,37 +56,78 @@ func parseForward(s string) (forward, error) {
 	return forward{localPort: lp, remote: net.JoinHostPort(host, strconv.Itoa(rp))}, nil
 }
 
+// reverseForward is one -R spec: the target's port whose traffic goes to
+// a local port.
+type reverseForward struct{ remote, local uint16 }
+
+// parseReverse parses -R's "[remote_port:]local_port".
+func parseReverse(s string) (reverseForward, error) {
+	bad := func(why string) (reverseForward, error) {
+		return reverseForward{}, fmt.Errorf("flag -R %q: %s (expected [remote_port:]local_port, e.g. 80:8080)", s, why)
+	}
+	remote, local, two := strings.Cut(s, ":")
+	if !two {
+		remote, local = s, s
+	}
+	r, err := strconv.Atoi(remote)
+	if err != nil || r < 1 || r > 65535 {
+		return bad("the remote port must be 1-65535")
+	}
+	l, err := strconv.Atoi(local)
+	if err != nil || l < 1 || l > 65535 {
+		return bad("the local port must be 1-65535")
+	}
+	return reverseForward{remote: uint16(r), local: uint16(l)}, nil
+}
+
 func newPortForwardCmd() *cobra.Command {
 	var locals, reverse []string
 	cmd := &cobra.Command{
-		Use:   "port-forward -L [local_port:]host:port [-L ...] [flags]",
-		Short: "Forward local ports to addresses reached from the pod",
+		Use:   "port-forward (-L [local_port:]host:port | -R [remote_port:]local_port) ... [flags]",
+		Short: "Forward local ports to addresses reached from the pod, and the pod's ports to local ones",
 		Long: `Forward local ports through the target pod (or a targetless agent): a
 connection to 127.0.0.1:<local_port> is made from the pod to host:port. The
 host is resolved in the cluster, when a connection arrives, so a service name
-such as my-svc or my-svc.my-ns.svc works. Runs until Ctrl-C.
+such as my-svc or my-svc.my-ns.svc works.
+
+-R forwards the other way: connections that reach the target's remote_port
+are delivered to 127.0.0.1:<local_port>, mirrored or stolen as
+feature.network.incoming says (mode, http_filter; -f reads it from a config
+file; the default is mirror). A connection the local server refuses goes to
+the pod. Runs until Ctrl-C.
 
 Examples:
   mirrord port-forward -t deploy/web -n mirrord-e2e -L 18080:internal-only:80
-  mirrord port-forward -t targetless -L 5432:postgres.db.svc:5432`,
+  mirrord port-forward -t targetless -L 5432:postgres.db.svc:5432
+  mirrord port-forward -t deploy/web -n mirrord-e2e --steal -R 80:18081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(reverse) > 0 {
-				return errors.New("flag -R: reverse port forwarding is not supported yet (it comes with incoming traffic)")
+			if len(locals) == 0 && len(reverse) == 0 {
+				return errors.New("flags -L/-R: give at least one -L [local_port:]host:port or -R [remote_port:]local_port")
 			}
-			if len(locals) == 0 {
-				return errors.New("flag -L: give at least one [local_port:]host:port")
-			}
-			return runPortForward(cmd, locals)
+			return runPortForward(cmd, locals, reverse)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&locals, "local", "L", nil, "[local_port:]host:port to forward (repeatable)")
-	cmd.Flags().StringArrayVarP(&reverse, "reverse", "R", nil, "[remote_port:]local_port (not supported yet)")
+	cmd.Flags().StringArrayVarP(&locals, "local", "L", nil, "[local_port:]host:port to forward from the pod (repeatable)")
+	cmd.Flags().StringArrayVarP(&reverse, "reverse", "R", nil, "[remote_port:]local_port: the target's port to a local port (repeatable)")
 	addSessionFlags(cmd)
 	return cmd
 }
 
-func runPortForward(cmd *cobra.Command, specs []string) error {
+func runPortForward(cmd *cobra.Command, specs, reverseSpecs []string) error {
+	var revs []reverseForward
+	seenRemote := map[uint16]bool{}
+	for _, spec := range reverseSpecs {
+		r, err := parseReverse(spec)
+		if err != nil {
+			return err
+		}
+		if seenRemote[r.remote] {
+			return fmt.Errorf("flag -R %q: remote port %d is given twice", spec, r.remote)
+		}
+		seenRemote[r.remote] = true
+		revs = append(revs, r)
+	}
 	var fwds []forward
 	seen := map[int]bool{}
 	for _, s := range specs {
@@ -113,14 +157,44 @@ func runPortForward(cmd *cobra.Command, specs []string) error {
 		}
 		lns[i] = ln
 	}
-	s, err := startSession(cmd, "mirrord port-forward", p)
-	if err != nil {
+	closeAll := func() {
 		for _, l := range lns {
 			l.Close()
 		}
+	}
+	res, err := loadSessionConfig(cmd)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	var in *layer.Incoming
+	if len(revs) > 0 {
+		if err := reverseUsable(res.Config); err != nil {
+			closeAll()
+			return err
+		}
+		in = layer.NewIncoming(slog.New(warnHandler{p: p}))
+	}
+	s, err := startSessionWith(cmd, "mirrord port-forward", p, res, in)
+	if err != nil {
+		closeAll()
 		return err
 	}
 	defer s.Close(context.WithoutCancel(cmd.Context()))
+	if in != nil {
+		defer in.Close() // before the session closes: the pod gets its ports back at once
+	}
+	for _, r := range revs {
+		warning, _, err := in.Forward(cmd.Context(), res.Config.Feature.Network.Incoming, r.remote, r.local)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("flag -R %d:%d: %w", r.remote, r.local, err)
+		}
+		if warning != "" {
+			p.Warn(warning)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "mirrord: forwarding the target's port %d -> 127.0.0.1:%d (%s)\n", r.remote, r.local, res.Config.Feature.Network.Incoming.Mode)
+	}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -145,6 +219,17 @@ func runPortForward(cmd *cobra.Command, specs []string) error {
 	wg.Wait()
 	if lost != nil {
 		return fmt.Errorf("port forwarding stopped: %w", lost)
+	}
+	return nil
+}
+
+// reverseUsable refuses -R where no traffic could be received.
+func reverseUsable(cfg *schema.Config) error {
+	if t := cfg.Target.Path; t == nil || t.Kind == schema.KindTargetless {
+		return errors.New("flag -R: reverse port forwarding needs a target (-t); a targetless agent receives no traffic")
+	}
+	if m := cfg.Feature.Network.Incoming.Mode; m == "" || m == schema.IncomingOff {
+		return errors.New("flag -R: feature.network.incoming is off; reverse port forwarding needs mode mirror or steal")
 	}
 	return nil
 }

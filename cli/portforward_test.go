@@ -75,3 +75,33 @@ func TestBareConfigFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestParseReverse(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    reverseForward
+		wantErr string
+	}{
+		{in: "80:18081", want: reverseForward{80, 18081}},
+		{in: "8080", want: reverseForward{8080, 8080}},
+		{in: "0:80", wantErr: "remote port"},
+		{in: "80:0", wantErr: "local port"},
+		{in: "80:x", wantErr: "local port"},
+		{in: "80:1:2", wantErr: "local port"},
+		{in: "", wantErr: "remote port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseReverse(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "-R") {
+					t.Fatalf("err = %v, want %q naming -R", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}

@@ -86,12 +86,19 @@ func runRunner(cmd *cobra.Command, _ []string) error {
 	if _, err := layer.CheckKernel(); err != nil {
 		return err
 	}
-	s, err := startSessionWith(cmd, "mirrord runner", p, res)
+	in := newIncoming(res.Config, slog.New(warnHandler{p: p}))
+	if in != nil {
+		defer in.Close()
+	}
+	s, err := startSessionWith(cmd, "mirrord runner", p, res, in)
 	if err != nil {
 		return err
 	}
 	ctx := context.WithoutCancel(cmd.Context())
 	defer s.Close(ctx)
+	if in != nil {
+		defer in.Close() // first: the ports go back while the session works
+	}
 	cfg := res.Config
 	timeout := session.DefaultCommunicationTimeout
 	if cfg.Agent.CommunicationTimeout != nil {
@@ -110,6 +117,7 @@ func runRunner(cmd *cobra.Command, _ []string) error {
 		Session: s.Conn, Features: cfg.Feature, Skip: layer.SkipNames(cfg),
 		StartTimeout: startTimeout, StartTimeoutKey: "--start-timeout", Grace: grace,
 		RemoteTimeout: timeout, Logger: slog.New(warnHandler{p: p}),
+		Incoming: in, Targetless: s.Target == nil,
 		// The daemon learns from this line that a session is idle (its
 		// processes exited) and may hand it to the next start.
 		OnLive: func(live int) {

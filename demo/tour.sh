@@ -46,9 +46,33 @@ mirrord exec -t deploy/web -n $NS -- bin/pod-tour
 say "The same for a Python script: nothing to install in the pod, no code change."
 mirrord exec -t deploy/web -n $NS -- python3 demo/pod-tour.py
 
+say "Incoming traffic. A client pod in the cluster calls the web Service twice a second: one plain request and one tagged x-mirrord-demo: me."
+show "kubectl -n $NS run tour-client ..."
+$KUBECTL -n $NS delete pod tour-client --ignore-not-found --grace-period=0 >/dev/null 2>&1 || true
+IMG=$($KUBECTL -n $NS get deploy web -o jsonpath='{.spec.template.spec.containers[0].image}')
+$KUBECTL -n $NS run tour-client --image="$IMG" --image-pull-policy=Never --restart=Never --command -- sh -c \
+  'i=0; while true; do i=$((i+1)); echo "plain $i: $(wget -qO- http://web/plain-$i)"; echo "tagged $i: $(wget -qO- --header "x-mirrord-demo: me" http://web/tagged-$i)"; sleep 0.5; done' >/dev/null
+trap '$KUBECTL -n $NS delete pod tour-client --grace-period=0 --wait=false >/dev/null 2>&1 || true' EXIT
+$KUBECTL -n $NS wait --for=condition=Ready pod/tour-client --timeout=60s >/dev/null
+# incoming runs the local server under mirrord for a few seconds, then shows
+# what the client pod got meanwhile.
+incoming() {
+  local since; since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  show "mirrord exec $* -- python3 demo/local-server.py"
+  ip netns exec mirrord-laptop timeout -s INT 8 "$M" exec "$@" -- python3 -u demo/local-server.py || true
+  show "kubectl logs tour-client (what the client got meanwhile)"
+  $KUBECTL -n $NS logs tour-client --since-time="$since" | tail -n 6
+}
+say "mirror (the default): the local app gets a copy of each request; the pod still answers the client."
+incoming -t deploy/web -n $NS
+say "steal: the local app answers instead of the pod."
+incoming -t deploy/web -n $NS --steal
+say "steal with a header filter (demo/steal-filter.json): only the tagged requests are answered locally."
+incoming -t deploy/web -n $NS -f demo/steal-filter.json
+$KUBECTL -n $NS delete pod tour-client --grace-period=0 --wait=false >/dev/null 2>&1 || true
+trap - EXIT
+
 say "Nothing is left behind: the agent Jobs are gone."
 sleep 2
 show "kubectl -n $NS get jobs -l app=mirrord"
 $KUBECTL -n $NS get jobs -l app=mirrord 2>&1
-echo
-echo "Next: incoming traffic (mirror and steal) extends this tour."

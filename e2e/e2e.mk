@@ -14,10 +14,11 @@ export CLUSTER_DIR
 E2E_TIMEOUT ?= 30m
 CLUSTER_CMD := $(CLUSTER_DIR)/bin/cluster
 CLUSTER_DEBS := containerd runc containernetworking-plugins etcd-server iptables conntrack iproute2 busybox-static socat curl
-# The layer's runtime tests run real programs: a C compiler, Python and Node.
-TEST_DEBS := gcc libc6-dev python3 nodejs
+# The layer's runtime tests and the incoming language matrix run real
+# programs: a C compiler, Python, Node and a JDK (javac, java).
+TEST_DEBS := gcc libc6-dev python3 nodejs nftables default-jdk-headless
 
-.PHONY: bench-layer bench-startup deps cluster cluster-down cluster-status cluster-check-clean cluster-kubeconfig cluster-cmd e2e
+.PHONY: bench-incoming bench-layer bench-startup deps cluster cluster-down cluster-status cluster-check-clean cluster-kubeconfig cluster-cmd e2e
 
 # The e2e targets fail (never skip) when the machine cannot run the cluster.
 define require_host
@@ -58,11 +59,19 @@ cluster-check-clean: cluster-cmd ## non-zero exit and a list of leftovers if clu
 cluster-kubeconfig: cluster-cmd
 	@$(CLUSTER_CMD) kubeconfig
 
-e2e: cluster bootstrap ## run every e2e suite against the local cluster
-	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
+# The suites share one prebuilt bin/mirrord: building it inside every test
+# binary, in parallel on a cold cache, ate the first test's deadline.
+# e2e/incoming steals the web pod's port 80, which other suites call: it
+# runs alone, after them.
+e2e: cluster build ## run every e2e suite against the local cluster
+	MIRRORD_E2E_BIN=$(abspath $(BIN)/mirrord) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $$($(GO) list -tags e2e ./e2e/... | grep -v /e2e/incoming$$)
+	MIRRORD_E2E_BIN=$(abspath $(BIN)/mirrord) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/incoming
 
 bench-layer: build cluster ## the layer's figures: Python start-up, 64 MiB remote read vs kubectl exec, HTTP latency vs kubectl port-forward
 	@e2e/bench/layer.sh
+
+bench-incoming: build cluster ## incoming figures: stolen HTTP req/s and p50/p99 vs kubectl port-forward; latency mirror mode adds to the pod's answers
+	cd e2e/incoming && MIRRORD_E2E_BIN=$(abspath $(BIN)/mirrord) $(GO) test -tags e2e -count=1 -run '^$$' -bench 'HTTP$$' -benchtime $${BENCHTIME:-3000x} .
 
 bench-startup: build cluster ## median time from `mirrord exec` to the child starting (Job and ephemeral agents)
 	@e2e/bench/startup.sh

@@ -58,6 +58,11 @@ type ExecOptions struct {
 	// executable). Tests set it to a binary whose main calls
 	// TrampolineMain.
 	Self string
+	// Incoming delivers the target's traffic to the program's listeners
+	// (nil: none is delivered); Targetless says there is no target, so
+	// listening only warns.
+	Incoming   *Incoming
+	Targetless bool
 	// Signals are passed on to the program (default SIGINT and SIGTERM).
 	// A caller whose program shares the terminal's process group leaves
 	// SIGINT out: Ctrl-C already reaches the program, and must not twice.
@@ -112,6 +117,8 @@ func Exec(ctx context.Context, o ExecOptions) (exitCode int, err error) {
 		Logger:        log,
 		Skip:          o.Skip,
 		RemoteFS:      twins,
+		Incoming:      o.Incoming.hubOrNil(),
+		Targetless:    o.Targetless,
 	})
 	if err != nil {
 		return -1, fmt.Errorf("mirrord exec: %w", err)

@@ -82,6 +82,9 @@ type ServeOptions struct {
 	// feature.network.dns.filter keeps local ("": the first nameserver of
 	// this machine's /etc/resolv.conf).
 	LocalDNS string
+	// Incoming and Targetless: as in ExecOptions.
+	Incoming   *Incoming
+	Targetless bool
 }
 
 // Server is launch model (b): it listens on a unix socket for processes
@@ -403,6 +406,8 @@ func newSupervisor(o ServeOptions, log *slog.Logger, env fsroute.Env, twins supe
 		FSEnv:         env,
 		RemoteTimeout: o.RemoteTimeout,
 		Logger:        log,
+		Incoming:      o.Incoming.hubOrNil(),
+		Targetless:    o.Targetless,
 	})
 }
 

@@ -87,22 +87,18 @@ var unsupported = []struct{ Prefix, Why string }{
 	{"internal_proxy", "this mirrord has no separate internal proxy process"},
 	// Pending: features planned in open issues. Each issue removes its
 	// entries when the feature lands.
-	{"agent.flush_connections", pendingIncoming},
-	{"agent.nftables", pendingIncoming},
-	{"agent.external_ip_fix", pendingIncoming},
-	{"agent.clean_iptables_on_start", pendingIncoming},
-	{"agent.http_detection_timeout", pendingIncoming},
-	{"agent.max_body_buffer_size", pendingIncoming},
-	{"agent.max_body_buffer_timeout", pendingIncoming},
-	{"agent.override_cache_control", pendingIncoming},
-	{"feature.network.incoming", pendingIncoming},
+	{"agent.external_ip_fix", "the capture redirects by port on every address, so no external-IP fix is needed"},
+	{"agent.max_body_buffer_size", "body filters are not implemented"},
+	{"agent.max_body_buffer_timeout", "body filters are not implemented"},
+	{"agent.override_cache_control", "cache-control rewriting is not implemented"},
+	{"feature.network.incoming.http_filter.header_filter_jq", "jq filters are not implemented"},
+	{"feature.network.incoming.http_filter.body_filter", "body filters are not implemented"},
 	{"startup_retry", pending},
 	{"use_proxy", pending},
 }
 
 const (
-	pending         = "planned for a later version"
-	pendingIncoming = "used once incoming traffic is supported (a later version)"
+	pending = "planned for a later version"
 )
 
 // unsupportedWhy returns the reason a key is not supported yet, or "".

@@ -31,8 +31,10 @@ type Options struct {
 	// Client names the caller in the agent's log, e.g. "mirrord exec".
 	Client string
 	Logger *slog.Logger
-	// OnStream serves streams the agent opens (incoming traffic).
+	// OnStream serves streams the agent opens (incoming traffic), and
+	// OnEvent the agent's events (see protocol.ClientOptions).
 	OnStream func(protocol.StreamHeader, *protocol.AgentStream)
+	OnEvent  func(protocol.Kind, []byte) bool
 }
 
 // Session is a running agent session.
@@ -135,7 +137,7 @@ func Start(ctx context.Context, o Options) (_ *Session, err error) {
 	conn, err := s.Agent.Dial(sctx)
 	if err == nil {
 		s.Conn, err = protocol.NewClient(sctx, conn, protocol.ClientOptions{
-			Token: token, Name: o.Client + "/" + buildinfo.Version, Logger: log, OnStream: o.OnStream,
+			Token: token, Name: o.Client + "/" + buildinfo.Version, Logger: log, OnStream: o.OnStream, OnEvent: o.OnEvent,
 		})
 	}
 	done(err)

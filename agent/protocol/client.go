@@ -25,8 +25,9 @@ type ClientOptions struct {
 	// OnStream serves streams the agent opens (incoming connections). When
 	// nil they are refused.
 	OnStream func(StreamHeader, *AgentStream)
-	// OnEvent receives agent events. When nil they are logged.
-	OnEvent func(Kind, []byte)
+	// OnEvent receives agent events; those it does not handle (false, or
+	// no OnEvent) are logged.
+	OnEvent func(Kind, []byte) bool
 	Logger  *slog.Logger
 }
 
@@ -78,7 +79,7 @@ func NewClient(ctx context.Context, conn io.ReadWriteCloser, opts ClientOptions)
 		conn.Close()
 		return nil, fmt.Errorf("%w: %s", ErrRefused, w.Error)
 	}
-	sess, err := yamux.Client(conn, yamuxConfig(opts.Heartbeat))
+	sess, err := yamux.Client(coalesce(conn), yamuxConfig(opts.Heartbeat))
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("starting yamux: %w", err)
@@ -153,9 +154,7 @@ func (c *Client) readLoop() {
 			return
 		}
 		if env.ID == 0 {
-			if c.opts.OnEvent != nil {
-				c.opts.OnEvent(env.Kind, env.Body)
-			} else {
+			if c.opts.OnEvent == nil || !c.opts.OnEvent(env.Kind, env.Body) {
 				c.logEvent(env)
 			}
 			continue

@@ -49,6 +49,8 @@ const (
 	// KindIncomingConn stream to the client for each connection.
 	KindSubscribe   Kind = "incoming.subscribe"   // SubscribeRequest → SubscribeResponse
 	KindUnsubscribe Kind = "incoming.unsubscribe" // UnsubscribeRequest → Empty
+	// KindPrepareIncoming: PrepareIncomingRequest → Empty.
+	KindPrepareIncoming Kind = "incoming.prepare"
 )
 
 // Stream kinds (StreamHeader.Kind).
@@ -103,6 +105,11 @@ const (
 	CodePermission  Code = "permission"
 	CodeUnreachable Code = "unreachable" // connect or lookup failed
 	CodeInternal    Code = "internal"
+	// CodeConflict: the port is already taken by another subscription
+	// (a second unfiltered steal, or another agent's capture).
+	CodeConflict Code = "conflict"
+	// CodeDirty: the target has leftover capture rules of another agent.
+	CodeDirty Code = "dirty"
 )
 
 func (e *Error) Error() string {
@@ -333,21 +340,47 @@ type AccessRequest struct {
 	Mode uint32 `cbor:"mode"`
 }
 
-// SubscribeRequest asks the agent to deliver connections to Port.
+// SubscribeRequest asks the agent to deliver the connections that reach
+// Port of the target.
 type SubscribeRequest struct {
 	Port uint16 `cbor:"port"`
-	// Mode is "mirror" (copies; the app in the pod still answers) or "steal".
+	// Mode is ModeMirror (copies; the app in the pod still answers) or
+	// ModeSteal.
 	Mode string `cbor:"mode"`
-	// HTTPFilter, when set, steals only matching HTTP requests.
+	// HTTPFilter, when set (steal only), steals only the HTTP requests that
+	// match; the others, and non-HTTP connections, reach the app in the pod.
 	HTTPFilter *HTTPFilter `cbor:"http_filter,omitempty"`
 }
 
-// HTTPFilter selects HTTP requests to steal. Empty fields match anything;
-// set fields must all match.
+// Subscription modes.
+const (
+	ModeMirror = "mirror"
+	ModeSteal  = "steal"
+)
+
+// HTTPFilter selects HTTP requests. Exactly one field is set; AllOf and
+// AnyOf combine inner filters. Regexes are case-insensitive, unanchored
+// and may use lookaround.
 type HTTPFilter struct {
-	HeaderRegex string `cbor:"header,omitempty"`
-	PathRegex   string `cbor:"path,omitempty"`
-	Method      string `cbor:"method,omitempty"`
+	// Header is matched against each header rendered "lowercase-name: value".
+	Header string `cbor:"header,omitempty"`
+	// Path is matched against the path, and then against path?query.
+	Path string `cbor:"path,omitempty"`
+	// Method is compared case-insensitively.
+	Method string `cbor:"method,omitempty"`
+	// AllOf matches when every inner filter does; AnyOf when one does.
+	AllOf []HTTPFilter `cbor:"all_of,omitempty"`
+	AnyOf []HTTPFilter `cbor:"any_of,omitempty"`
+}
+
+// PrepareIncomingRequest is sent once before the first subscription (at
+// session start): the agent checks that it can capture traffic in the
+// target (no leftover rules of a dead agent, unless it may clean them).
+// KindPrepareIncoming → Empty.
+type PrepareIncomingRequest struct {
+	// Mode is the session's mode: a mirror-only session does not fail
+	// where stealing would not work, only on leftover rules.
+	Mode string `cbor:"mode,omitempty"`
 }
 
 // SubscribeResponse identifies the subscription in IncomingHeader and

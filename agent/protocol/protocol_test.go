@@ -158,10 +158,11 @@ func client(t *testing.T, opts ClientOptions) *Client {
 
 func TestCalls(t *testing.T) {
 	var events atomic.Int32
-	c := client(t, ClientOptions{OnEvent: func(k Kind, b []byte) {
+	c := client(t, ClientOptions{OnEvent: func(k Kind, b []byte) bool {
 		if k == EventLog {
 			events.Add(1)
 		}
+		return true
 	}})
 	ctx := context.Background()
 	env, err := c.Env(ctx)

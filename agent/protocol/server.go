@@ -118,7 +118,7 @@ func Serve(ctx context.Context, conn net.Conn, opts ServerOptions, newHandler fu
 	}
 	log.Info("client connected", "client", hello.Client, "version", v)
 
-	sess, err := yamux.Server(conn, yamuxConfig(opts.Heartbeat))
+	sess, err := yamux.Server(coalesce(conn), yamuxConfig(opts.Heartbeat))
 	if err != nil {
 		return fmt.Errorf("starting yamux: %w", err)
 	}

@@ -10,16 +10,19 @@ package agentmain
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
 
 	"github.com/mirrord-go/mirrord/agent/internal/config"
 	"github.com/mirrord-go/mirrord/agent/internal/handler"
+	"github.com/mirrord-go/mirrord/agent/internal/incoming"
 	"github.com/mirrord-go/mirrord/agent/internal/nsenter"
 	"github.com/mirrord-go/mirrord/agent/internal/server"
 	"github.com/mirrord-go/mirrord/agent/internal/target"
@@ -73,6 +76,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fail(stderr, fmt.Errorf("using the target's network namespace (pid %d): %w", tgt.PID, err))
 	}
 	log.Info("target network", "pid", tgt.PID, "addresses", len(addrs))
+	if cfg.Mode != config.Targetless {
+		a.Incoming = incoming.New(incoming.Options{
+			NS: a.Net, Owner: owner(), FlushConnections: cfg.FlushConnections,
+			CleanLeftovers: cfg.CleanIptablesOnStart, DetectTimeout: cfg.HTTPDetectionTimeout, Log: log,
+		})
+		// Removes the capture table on every exit path; a SIGKILL is
+		// covered by the kernel (the table is owned by the agent's socket).
+		defer func() {
+			if err := a.Incoming.Close(); err != nil {
+				log.Warn("closing incoming traffic", "err", err)
+			}
+		}()
+		if cfg.NFTables != nil && !*cfg.NFTables {
+			log.Info("agent.nftables=false is ignored: this agent always captures with nf_tables over netlink")
+		}
+	}
 
 	// Only loopback of the agent's own network namespace: the agent is
 	// reachable through the API server's port-forward and nothing else.
@@ -95,6 +114,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return ExitOK
 	}
 	return fail(stderr, err)
+}
+
+// owner names this agent in its capture table: the pod's name (the
+// hostname of a Job pod; ephemeral agents share their target's) and a
+// random part, so that two agents in one pod never share a table.
+func owner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s_%x", host, b)
 }
 
 func fail(stderr io.Writer, err error) int {

@@ -49,6 +49,12 @@ const (
 	EnvJSONLog     = "MIRRORD_AGENT_JSON_LOG"
 	EnvDNSTimeout  = "MIRRORD_AGENT_DNS_TIMEOUT"
 	EnvDNSAttempts = "MIRRORD_AGENT_DNS_ATTEMPTS"
+	// Incoming traffic (agent.flush_connections, agent.clean_iptables_on_start,
+	// agent.nftables, agent.http_detection_timeout), upstream's names.
+	EnvFlushConnections     = "MIRRORD_AGENT_STEALER_FLUSH_CONNECTIONS"
+	EnvCleanIptablesOnStart = "MIRRORD_AGENT_CLEAN_IPTABLES_ON_START"
+	EnvNFTables             = "MIRRORD_AGENT_NFTABLES"
+	EnvHTTPDetectionTimeout = "MIRRORD_AGENT_HTTP_DETECTION_TIMEOUT"
 	// EnvEphemeralContainerID names the target container in ephemeral mode
 	// when the pod shares one PID namespace between its containers
 	// (shareProcessNamespace): PID 1 is then the pause process.
@@ -86,6 +92,15 @@ type Config struct {
 	// options; zero keeps them.
 	DNSTimeout  time.Duration
 	DNSAttempts int
+	// FlushConnections and CleanIptablesOnStart configure the capture of
+	// stolen ports. NFTables is read for upstream compatibility only: this
+	// agent always uses nf_tables through netlink.
+	FlushConnections     bool
+	CleanIptablesOnStart bool
+	NFTables             *bool
+	// HTTPDetectionTimeout is how long a filtered port waits for a
+	// request's first bytes (zero: the default).
+	HTTPDetectionTimeout time.Duration
 }
 
 // Usage is printed with every argument error.
@@ -99,7 +114,10 @@ environment:
   ` + EnvIdleTTL + `      seconds to stay up after the last client leaves (default 0)
   ` + EnvLogLevel + `     trace|debug|info|warn|error|off (RUST_LOG's simple forms are read too)
   ` + EnvJSONLog + `      true to log JSON lines
-  ` + EnvDNSTimeout + `, ` + EnvDNSAttempts + `  override the target's resolv.conf options`
+  ` + EnvDNSTimeout + `, ` + EnvDNSAttempts + `  override the target's resolv.conf options
+  ` + EnvFlushConnections + `  true to reset established connections of a port when stealing starts
+  ` + EnvCleanIptablesOnStart + `  true to delete capture tables left by dead agents
+  ` + EnvHTTPDetectionTimeout + `  seconds a filtered port waits for a request's first bytes`
 
 // Parse reads the command line (without the program name) and the
 // environment (getenv). Errors name the argument or variable at fault.
@@ -202,6 +220,9 @@ func parseEnv(cfg *Config, getenv func(string) string) error {
 			return fmt.Errorf("bad %s %q: want true or false", EnvJSONLog, v)
 		}
 	}
+	if err := parseIncoming(cfg, getenv); err != nil {
+		return err
+	}
 	cfg.LogLevel = slog.LevelInfo
 	if v := strings.TrimSpace(getenv(EnvLogLevel)); v != "" {
 		lvl, ok := ParseLevel(v)
@@ -219,6 +240,31 @@ func parseEnv(cfg *Config, getenv func(string) string) error {
 		}
 	}
 	return nil
+}
+
+func parseIncoming(cfg *Config, getenv func(string) string) error {
+	for _, b := range []struct {
+		key string
+		dst *bool
+	}{{EnvFlushConnections, &cfg.FlushConnections}, {EnvCleanIptablesOnStart, &cfg.CleanIptablesOnStart}} {
+		if v := strings.TrimSpace(getenv(b.key)); v != "" {
+			var err error
+			if *b.dst, err = strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("bad %s %q: want true or false", b.key, v)
+			}
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvNFTables)); v != "" {
+		n, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("bad %s %q: want true or false", EnvNFTables, v)
+		}
+		cfg.NFTables = &n
+	}
+	// Upstream sends whole seconds, and 0 for its default.
+	var err error
+	cfg.HTTPDetectionTimeout, err = seconds(getenv, EnvHTTPDetectionTimeout, true)
+	return err
 }
 
 // seconds parses a non-negative number of seconds (fractions allowed);

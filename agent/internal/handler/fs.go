@@ -136,6 +136,9 @@ func (s *session) file(h uint64) (*os.File, error) {
 // Close releases every file of the session; protocol.Serve calls it when
 // the session has ended and every request has returned.
 func (s *session) Close() error {
+	if m := s.agent.Incoming; m != nil {
+		m.Release(s.ss)
+	}
 	t := &s.files
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mirrord-go/mirrord/agent/internal/incoming"
 	"github.com/mirrord-go/mirrord/agent/internal/nsenter"
 	"github.com/mirrord-go/mirrord/agent/internal/resolver"
 	"github.com/mirrord-go/mirrord/agent/protocol"
@@ -43,7 +44,10 @@ type Agent struct {
 	Resolver *resolver.Resolver
 	// ConnectTimeout bounds an outgoing connect (30 s when zero).
 	ConnectTimeout time.Duration
-	Log            *slog.Logger
+	// Incoming serves subscriptions; nil when targetless (there is no
+	// target whose traffic could be captured).
+	Incoming *incoming.Manager
+	Log      *slog.Logger
 }
 
 // New builds the Agent for a target. pid 0 means targetless; ownNS means
@@ -102,10 +106,39 @@ func (s *session) Call(ctx context.Context, kind protocol.Kind, body []byte) (an
 	case protocol.KindOpen, protocol.KindRead, protocol.KindWrite, protocol.KindClose, protocol.KindStat,
 		protocol.KindReaddir, protocol.KindReadlink, protocol.KindAccess:
 		return s.callFS(kind, body)
-	case protocol.KindSubscribe, protocol.KindUnsubscribe:
-		return nil, protocol.Errorf(protocol.CodeUnsupported, "incoming traffic (%s) is not implemented yet in agent %s", kind, a.Version)
+	case protocol.KindPrepareIncoming, protocol.KindSubscribe, protocol.KindUnsubscribe:
+		return s.callIncoming(ctx, kind, body)
 	}
 	return nil, protocol.Errorf(protocol.CodeUnsupported, "agent %s does not know the request %q", a.Version, kind)
+}
+
+// callIncoming serves the incoming.* requests.
+func (s *session) callIncoming(ctx context.Context, kind protocol.Kind, body []byte) (any, error) {
+	m := s.agent.Incoming
+	if m == nil {
+		return nil, protocol.Errorf(protocol.CodeUnsupported, "a targetless agent has no incoming traffic (%s)", kind)
+	}
+	switch kind {
+	case protocol.KindPrepareIncoming:
+		var req protocol.PrepareIncomingRequest
+		if err := protocol.Unmarshal(body, &req); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInvalid, "decoding %s request: %v", kind, err)
+		}
+		return protocol.Empty{}, m.Prepare(ctx, req.Mode)
+	case protocol.KindSubscribe:
+		var req protocol.SubscribeRequest
+		if err := protocol.Unmarshal(body, &req); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInvalid, "decoding %s request: %v", kind, err)
+		}
+		id, err := m.Subscribe(ctx, s.ss, req)
+		return protocol.SubscribeResponse{ID: id}, err
+	default:
+		var req protocol.UnsubscribeRequest
+		if err := protocol.Unmarshal(body, &req); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInvalid, "decoding %s request: %v", kind, err)
+		}
+		return protocol.Empty{}, m.Unsubscribe(s.ss, req.ID)
+	}
 }
 
 func (s *session) Stream(ctx context.Context, h protocol.StreamHeader, st *protocol.ClientStream) {

@@ -88,6 +88,19 @@ func (p *Progress) Warn(msg string) {
 	p.emit(map[string]any{"type": "Warning", "message": msg}, "warning: "+msg, true)
 }
 
+// Error shows a failure the user must see to understand why the program
+// failed: in every mode, Off included (a JSON Warning in JSON mode, which
+// the IDE plugins show).
+func (p *Progress) Error(msg string) {
+	if p.mode == JSON {
+		p.Warn(msg)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "mirrord: error: %s\n", msg)
+}
+
 // Info shows a message.
 func (p *Progress) Info(msg string) {
 	p.emit(map[string]any{"type": "Info", "message": msg}, msg, true)

@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -59,5 +60,26 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := ParseMode("loud"); err == nil || !strings.Contains(err.Error(), "MIRRORD_PROGRESS_MODE") {
 		t.Errorf("bad mode err = %v", err)
+	}
+}
+
+func TestErrorShowsInEveryMode(t *testing.T) {
+	tests := []struct {
+		mode Mode
+		want string
+	}{
+		{Off, "mirrord: error: port 80 taken\n"},
+		{Std, "mirrord: error: port 80 taken\n"},
+		{Dumb, "mirrord: error: port 80 taken\n"},
+		{JSON, `{"message":"port 80 taken","type":"Warning"}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.mode), func(t *testing.T) {
+			var buf bytes.Buffer
+			New(&buf, tt.mode, false, "root").Error("port 80 taken")
+			if buf.String() != tt.want {
+				t.Fatalf("got %q, want %q", buf.String(), tt.want)
+			}
+		})
 	}
 }

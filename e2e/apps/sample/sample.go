@@ -20,6 +20,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Values the sample workloads expose; tests compare against these.
@@ -141,8 +145,45 @@ func Web(ctx context.Context, ln net.Listener, file string, log *slog.Logger) er
 		_, _ = io.Copy(io.Discard, r.Body)
 		io.WriteString(w, WebResponse(r.Method, host))
 	})
-	log.Info("listening", "addr", ln.Addr().String(), "proto", "http")
-	return serveHTTP(ctx, ln, mux)
+	log.Info("listening", "addr", ln.Addr().String(), "proto", "http, h2c, grpc")
+	return serveHTTP(ctx, ln, H2CWithGRPC(mux, GRPCPodStatus))
+}
+
+// GRPCService is the gRPC health service name whose status tells who
+// answered: the pod's web app says GRPCPodStatus, a test's local server
+// another status.
+const (
+	GRPCService   = "whoami"
+	GRPCPodStatus = healthpb.HealthCheckResponse_NOT_SERVING
+)
+
+// H2CWithGRPC serves h, and gRPC calls with the standard health service,
+// where GRPCService reports status. Served by a server with Protocols
+// (HTTP/1.1 and cleartext HTTP/2 with prior knowledge), it speaks all that
+// incoming-traffic tests send to one port.
+func H2CWithGRPC(h http.Handler, status healthpb.HealthCheckResponse_ServingStatus) http.Handler {
+	gs := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus(GRPCService, status)
+	healthpb.RegisterHealthServer(gs, hs)
+	both := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			gs.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	return both
+}
+
+// Protocols are HTTP/1.1 and cleartext HTTP/2 (prior knowledge; net/http
+// does not do the h2c Upgrade, and x/net's h2c handler no longer gets
+// the HTTP/2 preface from net/http).
+func Protocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
 }
 
 func logRequest(log *slog.Logger, r *http.Request) {
@@ -164,7 +205,7 @@ func resolve(w http.ResponseWriter, r *http.Request) {
 
 // serveHTTP runs an HTTP server on ln and shuts it down when ctx is done.
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: Protocols()}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -18,12 +18,22 @@ var (
 	errBuild   error
 )
 
-// MirrordPath builds bin/mirrord the way `make build` does (the version
-// stamped from VERSION, so the default agent image is the one the harness
-// imported) into a temp dir, once per test binary.
+// MirrordPath is the mirrord binary under test: $MIRRORD_E2E_BIN when `make
+// e2e` built it once for every suite, else bin/mirrord built the way `make
+// build` does (the version stamped from VERSION, so the default agent image
+// is the one the harness imported) into a temp dir, once per test binary.
 func MirrordPath(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() { mirrordBin, errBuild = buildMirrord() })
+	buildOnce.Do(func() {
+		if p := os.Getenv("MIRRORD_E2E_BIN"); p != "" {
+			mirrordBin = p
+			if _, errBuild = os.Stat(p); errBuild != nil {
+				errBuild = fmt.Errorf("MIRRORD_E2E_BIN: %w", errBuild)
+			}
+			return
+		}
+		mirrordBin, errBuild = buildMirrord()
+	})
 	if errBuild != nil {
 		t.Fatalf("e2e: building mirrord: %v", errBuild)
 	}

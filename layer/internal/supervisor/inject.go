@@ -56,13 +56,19 @@ func (s *Supervisor) startInjectors(ctx context.Context, n int) error {
 // inject installs fd (the supervisor's; the caller still closes it) in
 // the trapped process as the call's result.
 func (c *call) inject(fd int, cloexec bool) {
+	if err := c.injectErr(fd, cloexec); err != nil {
+		c.answerFailed(err)
+	}
+}
+
+// injectErr is inject for callers that keep fd when it could not be
+// installed (the caller went away).
+func (c *call) injectErr(fd int, cloexec bool) error {
 	done := make(chan injectRes, 1)
 	select {
 	case c.s.inj <- injectReq{id: c.n.ID, fd: fd, cloexec: cloexec, done: done}:
 	case <-c.s.ctx.Done():
-		return
+		return c.s.ctx.Err()
 	}
-	if r := <-done; r.err != nil {
-		c.answerFailed(r.err)
-	}
+	return (<-done).err
 }

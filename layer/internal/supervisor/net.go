@@ -216,6 +216,14 @@ func (s *Supervisor) decide(ctx context.Context, proto netfilter.Proto, ap netip
 // withDecision runs then with the routing decision, off the loop when the
 // decision may need a remote lookup.
 func (s *Supervisor) withDecision(c *call, k sock, ap netip.AddrPort, then func(ctx context.Context, remote bool)) {
+	// A debugger's own loopback ports stay local (netfilter/debugger.go).
+	if dbg, why := netfilter.ProcDebuggerConn("/proc", int(c.n.Pid), ap); dbg {
+		if s.debug {
+			s.log.Debug(c.name, "addr", ap, "proto", k.proto, "remote", false, "why", why)
+		}
+		then(s.ctx, false)
+		return
+	}
 	if !s.out.NeedsResolver() {
 		remote, why, _ := s.decide(s.ctx, k.proto, ap)
 		if s.debug {
@@ -353,7 +361,7 @@ func (s *Supervisor) connectTCP(ctx context.Context, c *call, k sock, orig netip
 		c.fail(err, unix.ECONNREFUSED)
 		return
 	}
-	ln, err := listenTCPRelay(k.dom)
+	ln, err := listenTCPRelay(k.dom, orig)
 	if err != nil {
 		conn.Close()
 		s.log.Warn("starting a local relay failed", "err", err)

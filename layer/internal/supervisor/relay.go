@@ -28,11 +28,13 @@ var (
 	loop6 = netip.IPv6Loopback()
 )
 
-// listenTCPRelay listens on loopback in the family of the program's
-// socket (falling back to IPv4 when the namespace has no ::1; an IPv6
-// socket then reaches it v4-mapped).
-func listenTCPRelay(dom int) (*net.TCPListener, error) {
-	if dom == unix.AF_INET6 {
+// listenTCPRelay listens on loopback in the family of the destination the
+// program asked for (falling back to IPv4 when the namespace has no ::1;
+// an IPv6 socket then reaches it v4-mapped). An IPv6 socket connecting to
+// a v4-mapped address must see a v4-mapped local address in getsockname:
+// glibc's getaddrinfo asserts it when it sorts results.
+func listenTCPRelay(dom int, orig netip.AddrPort) (*net.TCPListener, error) {
+	if dom == unix.AF_INET6 && !orig.Addr().Unmap().Is4() {
 		if ln, err := net.ListenTCP("tcp6", &net.TCPAddr{IP: loop6.AsSlice()}); err == nil {
 			return ln, nil
 		}
@@ -118,7 +120,7 @@ func (s *Supervisor) newUDPRelay(ctx context.Context, c *call, k sock, orig neti
 		return nil, err
 	}
 	var pc *net.UDPConn
-	if k.dom == unix.AF_INET6 {
+	if k.dom == unix.AF_INET6 && !orig.Addr().Unmap().Is4() { // see listenTCPRelay
 		pc, err = net.ListenUDP("udp6", &net.UDPAddr{IP: loop6.AsSlice()})
 	}
 	if pc == nil {

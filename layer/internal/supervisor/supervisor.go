@@ -19,6 +19,7 @@ import (
 
 	"github.com/mirrord-go/mirrord/agent/protocol"
 	"github.com/mirrord-go/mirrord/layer/internal/fsroute"
+	"github.com/mirrord-go/mirrord/layer/internal/incoming"
 	"github.com/mirrord-go/mirrord/layer/internal/netfilter"
 	"github.com/mirrord-go/mirrord/layer/internal/notify"
 	"github.com/mirrord-go/mirrord/layer/internal/target"
@@ -55,6 +56,11 @@ type Config struct {
 	// RemoteFS is the mounted view of the pod's files; nil means remote
 	// files are served as read-only memory snapshots.
 	RemoteFS TwinFS
+	// Incoming delivers the target's traffic to the program's listeners
+	// (nil: incoming traffic is off). Targetless sessions have none to
+	// deliver; listen then only warns.
+	Incoming   *incoming.Hub
+	Targetless bool
 }
 
 // DefaultRemoteTimeout applies when Config.RemoteTimeout is zero.
@@ -79,6 +85,7 @@ type Supervisor struct {
 	out    *netfilter.Outgoing
 	dnsf   *netfilter.DNS
 	unixRe []*regexp.Regexp
+	in     *netfilter.Incoming
 	table  map[int32]entry
 	extra  []notify.Rule
 	skip   *skipper
@@ -89,6 +96,7 @@ type Supervisor struct {
 	inj chan injectReq
 
 	socks    sockTable
+	inc      inTable
 	hostname *lazy[string]
 	resolv   *lazy[protocol.ResolvConf]
 
@@ -127,12 +135,21 @@ func New(cfg Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
+	in, err := netfilter.NewIncoming(cfg.Features.Network.Incoming)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil && in.Warning != "" && cfg.Incoming != nil {
+		cfg.Logger.Warn(in.Warning)
+	}
 	s := &Supervisor{
-		cfg: cfg, log: cfg.Logger, remote: cfg.Remote, router: router, out: out, dnsf: dnsf, unixRe: unixRe,
+		cfg: cfg, log: cfg.Logger, remote: cfg.Remote, router: router, out: out, dnsf: dnsf, unixRe: unixRe, in: in,
+
 		table: map[int32]entry{}, warned: map[string]bool{},
 		debug: cfg.Logger.Enabled(context.Background(), slog.LevelDebug),
 	}
 	s.socks.init()
+	s.inc.init()
 	s.skip = newSkipper(cfg.Skip)
 	s.hostname = newLazy(s.fetchHostname)
 	s.resolv = newLazy(s.fetchResolvConf)
@@ -185,6 +202,7 @@ func (s *Supervisor) register() {
 			s.on("sendmmsg", notifyAlways(unix.SYS_SENDMMSG), s.handleSendmmsg)
 		}
 	}
+	s.registerIncoming()
 }
 
 // Rules is the filter for the processes this supervisor serves.
@@ -220,6 +238,10 @@ func (s *Supervisor) Serve(ctx context.Context, l *notify.Listener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	s.prefetch()
+	if _, ok := s.table[unix.SYS_BIND]; ok {
+		s.wg.Add(1)
+		go s.sweepIncoming(ctx)
+	}
 
 	var err error
 	for {
