@@ -21,11 +21,17 @@ export SHOTS=${SHOTS:-$ROOT/screenshots}
 export KUBECTL=${KUBECTL:-$CLUSTER_DIR/bin/kubectl}
 
 fail() { echo "run.sh: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 [ -x "$CS" ] && [ -f "$VSIX" ] || fail "run $HERE/setup.sh first (VSCODE_E2E_DIR=$ROOT)"
 [ -x "$BIN" ] || fail "$BIN is missing: run 'make build'"
 [ -f "$CLUSTER_DIR/laptop.kubeconfig" ] || fail "$CLUSTER_DIR/laptop.kubeconfig is missing: run 'make cluster'"
 ip netns list | grep -q "^$NETNS\b" || fail "network namespace $NETNS is missing: run 'make cluster'"
 [ "$(node --version | cut -d. -f1)" = v24 ] || fail "Node 24 is not first on PATH ($(node --version))"
+
+# The Go build cache, before XDG_CACHE_HOME moves it (scenario 9's release build).
+GOCACHE=$(go env GOCACHE) || fail "go is needed (scenario 9 builds a release for the update feed)"
+export GOCACHE
 
 # Fresh per-run dirs: profile, extensions, XDG, TMPDIR, the workspace copy.
 RUN=$(mktemp -d "$ROOT/run-XXXX")
@@ -35,17 +41,47 @@ export XDG_CONFIG_HOME=$RUN/xdg-config XDG_DATA_HOME=$RUN/xdg-data XDG_CACHE_HOM
 export TMPDIR=$RUN/tmp
 export EXTENSIONS_GALLERY='{}'
 export KUBECONFIG=$CLUSTER_DIR/laptop.kubeconfig
-export MIRRORD_DAEMON_WARM_TTL=${MIRRORD_DAEMON_WARM_TTL:-2s}
+export MIRRORD_DAEMON_WARM_TTL=${MIRRORD_DAEMON_WARM_TTL:-10s}
 export E2E_OUT=$RUN/out
 mkdir -p "$TMPDIR" "$RUN/udd/User" "$RUN/exts" "$E2E_OUT" "$SHOTS" "$XDG_STATE_HOME"
 rm -f "$SHOTS"/*.png "$SHOTS"/*.log "$SHOTS"/results.json
 cp -a "$HERE/workspace" "$RUN/ws"
 export E2E_WS=$RUN/ws
 
+# The binary is found the way a user's is when mirrord.binaryPath is empty:
+# mirrord.autoUpdate pins this build's version, whose daemon-managed
+# download (<XDG_DATA_HOME>/mirrord/bin/<version>/mirrord) is this build.
+# Scenario 9 then sets autoUpdate to true: the daemon finds the next patch
+# version in a local release feed (served in the netns), and the extension
+# installs it.
+VERSION=$("$BIN" --version | awk '{print $2}')
+NEXT=$(awk -F. -v OFS=. '{$3=$3+1; print}' <<<"${VERSION%%-*}")
+mkdir -p "$XDG_DATA_HOME/mirrord/bin/$VERSION" "$RUN/feed"
+ln -s "$BIN" "$XDG_DATA_HOME/mirrord/bin/$VERSION/mirrord"
+ln -s "bin/$VERSION/mirrord" "$XDG_DATA_HOME/mirrord/current"   # the updater's layout (daemon/internal/update)
+# The "newer release" is this build relinked with the next version (a few
+# seconds: only the link step runs again).
+t=$(now)
+(cd "${MIRRORD_SRC:-$REPO}" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath \
+  -ldflags "-s -w -X github.com/mirrord-go/mirrord/internal/buildinfo.Version=$NEXT" -o "$RUN/feed/mirrord-$NEXT" ./cli/cmd/mirrord) \
+  || fail "building the release $NEXT for the update feed failed"
+echo "TIMING release $NEXT for the feed: $(since $t)s"
+case "$(uname -m)" in x86_64) ARCH=amd64 ;; aarch64) ARCH=arm64 ;; *) ARCH=$(uname -m) ;; esac
+ln "$BIN" "$RUN/feed/mirrord-$VERSION" 2>/dev/null || cp "$BIN" "$RUN/feed/mirrord-$VERSION"
+asset() {
+  local f=$RUN/feed/mirrord-$1
+  printf '{"version":"%s","assets":[{"os":"linux","arch":"%s","url":"mirrord-%s","sha256":"%s","size":%s}]}' \
+    "$1" "$ARCH" "$1" "$(sha256sum "$f" | cut -d' ' -f1)" "$(stat -L -c %s "$f")"
+}
+echo "{\"releases\":[$(asset "$VERSION"),$(asset "$NEXT")]}" > "$RUN/feed/feed.json"
+FEED_PORT=${FEED_PORT:-18081}
+export MIRRORD_UPDATE_FEED_URL=http://127.0.0.1:$FEED_PORT/feed.json E2E_VERSION=$VERSION E2E_NEXT_VERSION=$NEXT
+export E2E_SETTINGS=$RUN/udd/User/settings.json E2E_LOGS=$RUN/udd/logs
+
 node -e '
 const fs = require("fs");
 fs.writeFileSync(process.argv[1], JSON.stringify({
-  "mirrord.binaryPath": process.argv[2],
+  "mirrord.autoUpdate": process.argv[2],
   "telemetry.telemetryLevel": "off",
   "update.mode": "none",
   "extensions.autoCheckUpdates": false,
@@ -62,20 +98,19 @@ fs.writeFileSync(process.argv[1], JSON.stringify({
   "debug.internalConsoleOptions": "openOnSessionStart",
   "workbench.secondarySideBar.defaultVisibility": "hidden",
   "window.restoreWindows": "none"
-}, null, 2));' "$RUN/udd/User/settings.json" "$BIN"
+}, null, 2));' "$RUN/udd/User/settings.json" "$VERSION"
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
 COMMON=(--config "$RUN/config.yaml" --user-data-dir "$RUN/udd" --extensions-dir "$RUN/exts")
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 
 t=$(now)
 "$CS" "${COMMON[@]}" --install-extension "$VSIX" > "$RUN/install.log" 2>&1 || { cat "$RUN/install.log"; fail "installing $VSIX failed"; }
 echo "TIMING install-extension: $(since $t)s"
 
-CSPID=
+CSPID= FEEDPID=
 cleanup() {
   rc=$?
   set +e
+  [ -z "$FEEDPID" ] || { kill -TERM -- -"$FEEDPID" 2>/dev/null; wait "$FEEDPID" 2>/dev/null; }
   if [ -n "$CSPID" ]; then
     kill -TERM -- -"$CSPID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$CSPID" 2>/dev/null || break; sleep 0.2; done
@@ -83,8 +118,12 @@ cleanup() {
     wait "$CSPID" 2>/dev/null
   fi
   # The daemon the extension autostarted (same XDG_RUNTIME_DIR, same netns).
-  ip netns exec "$NETNS" "$BIN" daemon stop > "$RUN/daemon-stop.log" 2>&1
+  # and the one of the release scenario 9 installed (another build: another socket)
+  for b in "$BIN" "$XDG_DATA_HOME"/mirrord/bin/*/mirrord; do
+    ip netns exec "$NETNS" "$b" daemon stop >> "$RUN/daemon-stop.log" 2>&1
+  done
   echo "daemon stop: $(tr '\n' ' ' < "$RUN/daemon-stop.log")"
+  rm -rf "$RUN/feed" "$XDG_DATA_HOME/mirrord/bin"   # 2 copies of the binary
   left=$(KUBECONFIG=$CLUSTER_DIR/kubeconfig "$KUBECTL" -n mirrord-e2e get jobs -l app=mirrord -o name 2>/dev/null)
   [ -z "$left" ] || echo "warning: agent jobs left: $left"
   cp "$XDG_STATE_HOME"/mirrord/*.log "$RUN/" 2>/dev/null
@@ -94,6 +133,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+setsid ip netns exec "$NETNS" python3 -m http.server --bind 127.0.0.1 --directory "$RUN/feed" "$FEED_PORT" > "$RUN/feed.log" 2>&1 &
+FEEDPID=$!
 
 t=$(now)
 # setsid: its own process group, so cleanup stops code-server and all its children.

@@ -13,7 +13,7 @@ ts() { date +%s; }
 T0=$(ts)
 
 # 1) Debian: chromium for playwright-core, libkrb5-dev for code-server's kerberos module.
-if ! command -v chromium >/dev/null || [ ! -e /usr/include/gssapi/gssapi.h ] || ! command -v curl >/dev/null || ! command -v unzip >/dev/null; then
+if ! command -v chromium >/dev/null || [ ! -e /usr/include/gssapi/gssapi.h ] || ! command -v curl >/dev/null ; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libkrb5-dev curl unzip
 fi
@@ -30,23 +30,6 @@ node --version | grep -q '^v24\.' || { echo "setup: Node 24 is not first on PATH
 [ -d "$ROOT/tools/node_modules/playwright-core" ] && [ -x "$ROOT/tools/node_modules/.bin/vsce" ] || \
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --prefix "$ROOT/tools" playwright-core@1.65.1 @vscode/vsce@4.1.0
 
-# 5) the .vsix. Compile in the repo's npm workspace (tsc into extensions/vscode/out),
-#    then package from a staging copy with its own production node_modules, so that
-#    the runtime dependency vscode-jsonrpc (hoisted to the workspace root) is packed.
-( cd "$REPO" && [ -d node_modules/typescript ] || npm ci --no-audit --no-fund )
-( cd "$REPO" && npm run -w extensions/vscode compile )
-STAGE="$ROOT/stage"
-rm -rf "$STAGE" && mkdir -p "$STAGE"
-cp -a "$REPO/extensions/vscode/package.json" "$REPO/extensions/vscode/.vscodeignore" "$REPO/extensions/vscode/out" "$STAGE/"
-[ -f "$REPO/extensions/vscode/LICENSE" ] && cp "$REPO/extensions/vscode/LICENSE" "$STAGE/" || true
-mkdir -p "$STAGE/schemas" "$REPO/extensions/vscode/schemas"
-cp "$REPO/schema/mirrord-schema.json" "$STAGE/schemas/"
-cp "$REPO/schema/mirrord-schema.json" "$REPO/extensions/vscode/schemas/"   # gitignored; for packaging from the repo too
-( cd "$STAGE" && npm install --no-audit --no-fund --omit=dev --no-package-lock --ignore-scripts )
-rm -f "$ROOT/mirrord-go.vsix"
-( cd "$STAGE" && "$ROOT/tools/node_modules/.bin/vsce" package --allow-missing-repository --skip-license -o "$ROOT/mirrord-go.vsix" )
-LIST=$(unzip -l "$ROOT/mirrord-go.vsix")
-for f in extension/out/src/extension.js extension/node_modules/vscode-jsonrpc/node.js extension/schemas/mirrord-schema.json; do
-  grep -q " $f\$" <<<"$LIST" || { echo "setup: $f is missing from $ROOT/mirrord-go.vsix" >&2; echo "$LIST" >&2; exit 1; }
-done
-echo "setup: $ROOT/mirrord-go.vsix ($(wc -c <"$ROOT/mirrord-go.vsix") bytes, $(grep -c ' extension/' <<<"$LIST") files) in $(( $(ts) - T0 ))s"
+# 5) the .vsix, built the way `make vscode` builds it (extensions/vscode/package.sh).
+VSCODE_TOOLS_DIR=$ROOT bash "$REPO/extensions/vscode/package.sh" "$ROOT/mirrord-go.vsix"
+echo "setup: done in $(( $(ts) - T0 ))s"

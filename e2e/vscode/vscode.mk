@@ -1,8 +1,7 @@
 # The VS Code extension's end-to-end suite in real VS Code (code-server +
 # chromium), against the real daemon and the local cluster. Included by the
 # root Makefile (paths are relative to it, i.e. to $(CURDIR)); see
-# e2e/vscode/README.md. Until the root Makefile includes it:
-#   make -f Makefile -f e2e/vscode/vscode.mk vscode-e2e
+# e2e/vscode/README.md. `make test` runs it after the Go e2e suites.
 #
 #   make vscode-e2e        build, cluster, install the toolchain (once), package the .vsix, run the scenarios
 #   make vscode-e2e-setup  only the toolchain and the .vsix

@@ -9,6 +9,8 @@ const name = process.env.E2E_CASE || "unnamed";
 const rec = {
   case: name,
   MIRRORD_FAKE_VAR_FIRST: process.env.MIRRORD_FAKE_VAR_FIRST ?? null,
+  // set by feature.env.override of the config the launch used (scenarios 4 and 6)
+  E2E_CONFIG: process.env.E2E_CONFIG ?? null,
   pid: process.pid,
   node: process.version,
   at: new Date().toISOString(),

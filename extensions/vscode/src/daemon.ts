@@ -10,17 +10,22 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
 } from "vscode-jsonrpc/node";
-import { Methods, Notifications, PROTOCOL_VERSION } from "./gen/daemonApi";
+import { InitializeResult, Methods, Notifications, PROTOCOL_VERSION, UpdatePolicy } from "./gen/daemonApi";
 
 export class Daemon {
   private constructor(
     private readonly child: ChildProcess,
     readonly conn: MessageConnection,
-    readonly info: { version: string; protocolVersion: number },
+    readonly info: InitializeResult,
+    readonly binary: string,
   ) {}
 
-  /** Starts the bridge and runs the initialize handshake. */
-  static async connect(binary: string, clientVersion: string): Promise<Daemon> {
+  /**
+   * Starts the bridge and runs the initialize handshake, which also hands
+   * the daemon this window's update policy (it then checks for a newer
+   * binary in the background and sends update/available).
+   */
+  static async connect(binary: string, clientVersion: string, update?: UpdatePolicy): Promise<Daemon> {
     const child = spawn(binary, ["daemon", "connect"], { stdio: ["pipe", "pipe", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (d) => (stderr += String(d)));
@@ -39,9 +44,10 @@ export class Daemon {
         processId: process.pid,
         clientInfo: { name: "mirrord-vscode", version: clientVersion },
         protocolVersion: PROTOCOL_VERSION,
+        initializationOptions: update ? { update } : undefined,
       }),
       exited,
-    ])) as { version: string; protocolVersion: number };
+    ])) as InitializeResult;
     if (init.protocolVersion !== PROTOCOL_VERSION) {
       child.kill();
       throw new Error(
@@ -49,7 +55,7 @@ export class Daemon {
       );
     }
     conn.sendNotification(Notifications.initialized, {});
-    return new Daemon(child, conn, init);
+    return new Daemon(child, conn, init, binary);
   }
 
   request<R>(method: string, params: unknown): Promise<R> {
