@@ -1,0 +1,5 @@
+// Compile-only stub of the IntelliJ Platform 2025.3 API: only the members the adapters use. Never packaged.
+package com.intellij.openapi.components;
+
+import org.jetbrains.annotations.NotNull;
+public interface ComponentManager { <T> T getService(@NotNull Class<T> serviceClass); }

@@ -1,0 +1,5 @@
+// Compile-only stub of the IntelliJ Platform 2025.3 API: only the members the adapters use. Never packaged.
+package com.intellij.openapi.components;
+
+import java.lang.annotation.*;
+@Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE) public @interface State { String name(); Storage[] storages() default {}; }

@@ -1,0 +1,5 @@
+// Compile-only stub of the IntelliJ Platform 2025.3 API: only the members the adapters use. Never packaged.
+package com.intellij.openapi.externalSystem.service.execution;
+
+import com.intellij.execution.process.ProcessHandler;
+public class ExternalSystemProcessHandler extends ProcessHandler {}

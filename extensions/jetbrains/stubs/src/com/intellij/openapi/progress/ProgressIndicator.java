@@ -1,0 +1,4 @@
+// Compile-only stub of the IntelliJ Platform 2025.3 API: only the members the adapters use. Never packaged.
+package com.intellij.openapi.progress;
+
+public interface ProgressIndicator { void setText2(String text); String getText2(); }

@@ -1,0 +1,5 @@
+// Compile-only stub of the IntelliJ Platform 2025.3 API: only the members the adapters use. Never packaged.
+package com.intellij.openapi.vfs;
+
+import org.jetbrains.annotations.NotNull;
+public abstract class VirtualFile { public abstract @NotNull String getPath(); }
