@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X github.com/mirrord-go/mirrord/internal/buildinfo.Version=$(V
 export CGO_ENABLED ?= 0
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build test unit vscode-unit lint schema gen check-generated fuzz bench clean demo bootstrap
+.PHONY: all build test unit vscode vscode-unit lint schema gen check-generated fuzz bench clean demo bootstrap
 all: build
 
 # The launch bootstrap (layer/bootstrap): a libc-free LD_PRELOAD object that
@@ -29,9 +29,12 @@ build: bootstrap ## build bin/mirrord
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/mirrord ./cli/cmd/mirrord
 
 ## test is the README's test command: gofmt, vet, generated-file checks, the unit
-## tests, then every e2e suite against the local cluster (started if needed).
+## tests, then every e2e suite against the local cluster (started if needed),
+## the VS Code extension's in real VS Code last.
 test: deps unit vscode-unit
 	$(MAKE) e2e
+	$(MAKE) vscode-e2e
+	$(MAKE) jetbrains
 
 unit: bootstrap check-generated lint
 	$(GO) test ./...
@@ -48,6 +51,9 @@ vscode-unit: ## the VS Code extension's unit tests (no VS Code needed)
 	@command -v npm >/dev/null || { echo "npm is needed for the VS Code extension: run 'make deps'" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	npm test -w $(VSCODE)
+
+vscode: ## package the VS Code extension: bin/mirrord-go-<version>.vsix
+	bash $(VSCODE)/package.sh
 
 schema: ## regenerate schema/mirrord-schema.json from the Go config types
 	$(GO) run ./schema/internal/gen -o schema/mirrord-schema.json
@@ -79,6 +85,8 @@ clean:
 	rm -rf $(BIN)
 
 -include e2e/e2e.mk
+-include e2e/vscode/vscode.mk
+-include extensions/jetbrains/jetbrains.mk
 
 demo: build cluster ## bring up the local cluster if needed, then a guided tour of what works now
 	@$(GO) build -o $(BIN)/pod-tour ./demo/pod-tour
