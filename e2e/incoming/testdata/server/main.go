@@ -74,17 +74,23 @@ func main() {
 	emit(map[string]any{"ev": "listening", "addr": ln.Addr().String()})
 	mux := http.NewServeMux()
 	var srv *http.Server
+	// Serve returns as soon as Shutdown begins: main waits on shutDown,
+	// or the process would exit with the in-flight requests unanswered.
+	shutDown := make(chan struct{})
+	var quit sync.Once
 	// GET /quit exits gracefully (in-flight requests finish), the way a
 	// developer stops the app, without signalling mirrord itself.
 	mux.HandleFunc("/quit", func(w http.ResponseWriter, r *http.Request) {
 		emit(map[string]any{"ev": "quit", "peer": r.RemoteAddr})
 		fmt.Fprintf(w, "LOCAL %s bye\n", *name)
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-			os.Exit(0)
-		}()
+		quit.Do(func() {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(ctx)
+				close(shutDown)
+			}()
+		})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -93,14 +99,20 @@ func main() {
 		fmt.Fprintf(w, "LOCAL %s %s\n", *name, r.URL.Path)
 	})
 	srv = &http.Server{Handler: sample.H2CWithGRPC(mux, healthpb.HealthCheckResponse_SERVING), Protocols: sample.Protocols()}
+	closed := make(chan struct{})
 	go func() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 		<-sig
 		srv.Close()
+		close(closed)
 	}()
 	if err := srv.Serve(countingListener{ln}); err != nil && err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
+	}
+	select {
+	case <-shutDown:
+	case <-closed:
 	}
 }
