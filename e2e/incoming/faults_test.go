@@ -5,6 +5,7 @@ package incoming_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptrace"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -137,6 +138,7 @@ func TestFilteredStealLoad(t *testing.T) {
 		local, pod int
 		failed     []string
 		next       int
+		retried    = map[string][]string{}
 	)
 	start := func() {
 		a := startApp(t, c.e, cfg, server(t), "-addr", ":80")
@@ -169,9 +171,18 @@ func TestFilteredStealLoad(t *testing.T) {
 			hc := c.httpClient(true)
 			for i := range jobs {
 				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				// The client's own retries (a reused connection that
+				// failed) show as more than one connection per request.
+				var conns []string
+				ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+					conns = append(conns, fmt.Sprintf("%s reused=%v", ci.Conn.LocalAddr(), ci.Reused))
+				}})
 				body, err := get(ctx, hc, c.web(fmt.Sprintf("%s%d", prefix, i)), mine)
 				cancel()
 				mu.Lock()
+				if len(conns) > 1 {
+					retried[fmt.Sprintf("%s%d", prefix, i)] = conns
+				}
 				switch {
 				case err != nil:
 					failed = append(failed, fmt.Sprintf("%d: %v", i, err))
@@ -244,6 +255,21 @@ func TestFilteredStealLoad(t *testing.T) {
 		case 1:
 		default:
 			dup = append(dup, fmt.Sprintf("%s x%d", p, delivered[p]))
+			// Where each copy went, to tell a client retry from an
+			// agent one.
+			for j, a := range apps {
+				for _, ev := range a.requests(p) {
+					if ev.Path == p {
+						t.Logf("%s: local run %d, peer %s", p, j+1, ev.Peer)
+					}
+				}
+			}
+			for _, line := range strings.Split(logs, "\n") {
+				if strings.Contains(line, "path="+p+" ") {
+					t.Logf("%s: pod: %s", p, line)
+				}
+			}
+			t.Logf("%s: client connections: %v", p, retried[p])
 		}
 	}
 	t.Logf("load: %d requests: %d answered locally, %d by the pod, %d failed; delivered %d locally and %d to the pod; %d lost, %d duplicated",

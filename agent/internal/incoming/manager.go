@@ -274,13 +274,18 @@ func (m *Manager) removeLocked(s *sub) error {
 }
 
 // drainTimeout bounds how long Close lets served connections finish: the
-// pod has its ports back already (the table is gone), so this only
-// protects requests in flight.
+// pod has its ports back already (nothing is redirected any more), so this
+// only protects requests in flight.
 const drainTimeout = 10 * time.Second
 
-// Close removes the capture table, stops the sniffer, lets the HTTP
+// Close gives every port back, stops the sniffer, lets the HTTP
 // connections being served finish their requests in flight (for up to
-// drainTimeout), then cuts what is left and waits for it.
+// drainTimeout), cuts what is left and waits for it, and only then
+// removes the capture table. The table outlives the drain because its nat
+// chains are what keeps the kernel's NAT hooks registered in the pod's
+// namespace: without them the replies of connections already redirected
+// to the agent are no longer translated back, the client gets RSTs from
+// the listener's port, and it retries requests the app already answered.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -289,8 +294,12 @@ func (m *Manager) Close() error {
 	}
 	m.closed = true
 	var errs []error
-	if m.cap != nil {
-		errs = append(errs, m.cap.Close())
+	for port, p := range m.ports {
+		if p.stolen() && m.cap != nil {
+			if err := m.cap.Unredirect(port); err != nil {
+				errs = append(errs, fmt.Errorf("giving port %d back to the pod: %w", port, err))
+			}
+		}
 	}
 	if m.ln != nil {
 		errs = append(errs, m.ln.Close())
@@ -298,6 +307,7 @@ func (m *Manager) Close() error {
 	if m.sn != nil {
 		errs = append(errs, m.sn.Close())
 	}
+	capt := m.cap
 	m.mu.Unlock()
 	close(m.drain)
 	done := make(chan struct{})
@@ -308,6 +318,9 @@ func (m *Manager) Close() error {
 	}
 	m.cancel()
 	<-done
+	if capt != nil {
+		errs = append(errs, capt.Close())
+	}
 	return errors.Join(errs...)
 }
 

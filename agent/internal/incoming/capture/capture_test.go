@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -189,5 +190,49 @@ func TestClassify(t *testing.T) {
 		if errors.Is(err, ErrUnsupported) != tt.unsupported || !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("classify(%v) = %v; want unsupported %v and %q", tt.err, err, tt.unsupported, tt.want)
 		}
+	}
+}
+
+// TestRedirectedConnectionOutlivesUnredirect: a port given back sends new
+// connections to the app, while one already redirected keeps talking to
+// the agent for as long as the table lives (the Manager drains such
+// connections before Close).
+func TestRedirectedConnectionOutlivesUnredirect(t *testing.T) {
+	p := newPod(t)
+	app(t, p.target, serverPort)
+	agent(t, p.target)
+	c := mustOpen(t, p.target, "agent-1")
+	if err := c.Redirect(serverPort); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, from string
+		ns         func() conn
+	}{
+		{"veth", "client", func() conn { return dial(t, p.client, hostPort(podIP4, serverPort), 0) }},
+		{"loopback", "target", func() conn { return dial(t, p.target, hostPort("127.0.0.1", serverPort), 0) }},
+	}
+	held := make([]conn, len(tests))
+	for i, tt := range tests {
+		held[i] = tt.ns()
+		if got := held[i].line(t); !strings.HasPrefix(got, "agent ") {
+			t.Fatalf("%s: redirected connection greeted %q", tt.name, got)
+		}
+	}
+	if err := c.Unredirect(serverPort); err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := io.WriteString(held[i], "still there\n"); err != nil {
+				t.Fatalf("writing after Unredirect: %v", err)
+			}
+			if got := held[i].line(t); got != "still there" {
+				t.Errorf("echo after Unredirect = %q", got)
+			}
+			if got := tt.ns().line(t); got != fmt.Sprint("app ", serverPort) {
+				t.Errorf("a new connection after Unredirect greeted %q; want the app", got)
+			}
+		})
 	}
 }
