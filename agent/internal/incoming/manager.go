@@ -160,19 +160,55 @@ func (m *Manager) Subscribe(ctx context.Context, c Client, req protocol.Subscrib
 		return 0, protocol.Errorf(protocol.CodeInvalid, "port %d: unknown mode %q (want %s or %s)", req.Port, req.Mode, protocol.ModeMirror, protocol.ModeSteal)
 	}
 
+	// Another agent holding the port may be one that is ending: its
+	// client crashed or was killed a moment ago (the developer restarts
+	// the app) and it learns so in a second or two. Waiting a little for
+	// it spares the new session an error; a live competitor still gets
+	// one.
+	deadline := time.Now().Add(conflictWait)
+	waiting := false
+	for {
+		id, err := m.subscribe(ctx, s)
+		var conflict *capture.ConflictError
+		if !errors.As(err, &conflict) || time.Now().After(deadline) {
+			return id, captureError(err)
+		}
+		if !waiting {
+			waiting = true
+			m.log.Info("waiting for another agent to give the port back", "port", s.port, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, captureError(err)
+		case <-time.After(conflictRetry):
+		}
+	}
+}
+
+// conflictWait bounds how long Subscribe waits for another agent to give
+// a port back, retrying every conflictRetry. An agent whose client
+// vanished learns so within a few seconds (its port-forward stream ends).
+const (
+	conflictWait  = 5 * time.Second
+	conflictRetry = 200 * time.Millisecond
+)
+
+// subscribe adds s once; the error is capture's own (not yet a
+// protocol error) so that Subscribe can tell a conflict with another agent.
+func (m *Manager) subscribe(ctx context.Context, s *sub) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return 0, protocol.Errorf(protocol.CodeInternal, "the agent is shutting down")
 	}
-	p := m.ports[req.Port]
+	p := m.ports[s.port]
 	if p == nil {
 		p = &portState{}
 	}
 	if err := m.startLocked(ctx, p, s); err != nil {
 		return 0, err
 	}
-	m.ports[req.Port] = p
+	m.ports[s.port] = p
 	m.nextID++
 	s.id = m.nextID
 	m.subs[s.id] = s
@@ -210,7 +246,7 @@ func (m *Manager) startLocked(ctx context.Context, p *portState, s *sub) error {
 			return err
 		}
 		if err := m.cap.Redirect(s.port); err != nil {
-			return captureError(err)
+			return err // Subscribe makes it a protocol error
 		}
 	}
 	if s.matcher == nil {
