@@ -32,7 +32,7 @@ func (c *Cluster) Build(ctx context.Context) error {
 	if c.SrcDir == "" {
 		return errors.New("build: the repository root is unknown (run from the repository or pass --src)")
 	}
-	goBin, err := goTool()
+	goBin, err := GoTool()
 	if err != nil {
 		return err
 	}
@@ -194,9 +194,9 @@ func (c *Cluster) goRun(ctx context.Context, goBin, dir, logName string, args ..
 	return nil
 }
 
-// goTool finds the go command: on PATH, else the official tarball location
+// GoTool finds the go command: on PATH, else the official tarball location
 // (sudo often resets PATH).
-func goTool() (string, error) {
+func GoTool() (string, error) {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p, nil
 	}

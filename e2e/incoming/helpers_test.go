@@ -14,14 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -144,7 +142,7 @@ var serverBinary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "server")
-	cmd := exec.Command(goTool(), "build", "-o", out, ".")
+	cmd := exec.Command(e2eenv.GoTool(), "build", "-o", out, ".")
 	cmd.Dir = "testdata/server"
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -160,13 +158,6 @@ func server(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 // writeConfig writes a mirrord config into the test's temp dir.
@@ -271,7 +262,7 @@ func netnsOf(ip string) (string, error) {
 	paths, _ := filepath.Glob("/run/netns/cni-*")
 	for _, p := range paths {
 		var found bool
-		err := inNetns(p, func() error {
+		err := e2eenv.InNetns(p, func() error {
 			addrs, err := net.InterfaceAddrs()
 			for _, a := range addrs {
 				if n, ok := a.(*net.IPNet); ok && n.IP.String() == ip {
@@ -287,31 +278,10 @@ func netnsOf(ip string) (string, error) {
 	return "", fmt.Errorf("no network namespace in /run/netns holds %s", ip)
 }
 
-// inNetns runs fn on a thread inside the namespace at path.
-func inNetns(path string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			errc <- fmt.Errorf("entering %s: %w", path, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
 // dial connects from the client pod.
 func (c *cluster) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	var conn net.Conn
-	err := inNetns(c.clientNS, func() error {
+	err := e2eenv.InNetns(c.clientNS, func() error {
 		var d net.Dialer
 		var err error
 		conn, err = d.DialContext(ctx, network, addr)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mirrord-go/mirrord/e2e/internal/e2eenv"
 )
 
 // TestStealLanguageMatrix steals the web pod's port 80 into a real HTTP
@@ -127,7 +129,7 @@ func matrixGo(t *testing.T, cgo bool) string {
 		key, env, args = "go-cgo", "CGO_ENABLED=1", []string{"build", "-tags", "netcgo"}
 	}
 	bin := matrixBuild(t, key, func(out string) *exec.Cmd {
-		cmd := exec.Command(goTool(), append(args, "-o", out, ".")...)
+		cmd := exec.Command(e2eenv.GoTool(), append(args, "-o", out, ".")...)
 		cmd.Dir = testdataFile(t, "go")
 		cmd.Env = append(os.Environ(), env)
 		return cmd

@@ -111,13 +111,6 @@ func build(t *testing.T, key string, run func(out, dir string) *exec.Cmd) string
 	return out
 }
 
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
 // goProbe builds the Go row's probe with cgo on or off.
 func goProbe(t *testing.T, cgo bool) string {
 	key := "goprobe-static"
@@ -125,7 +118,7 @@ func goProbe(t *testing.T, cgo bool) string {
 		key = "goprobe-cgo"
 	}
 	return build(t, key, func(out, _ string) *exec.Cmd {
-		cmd := exec.Command(goTool(), "build", "-o", out, ".")
+		cmd := exec.Command(e2eenv.GoTool(), "build", "-o", out, ".")
 		cmd.Dir = repoFile(t, "testdata/go")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("CGO_ENABLED=%d", map[bool]int{false: 0, true: 1}[cgo]))
 		return cmd

@@ -249,3 +249,12 @@ func containerStates(p *corev1.Pod) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// GoTool is the go command the harness builds with (cluster.GoTool), or
+// "go" when there is none, so that the build's own error names it.
+func GoTool() string {
+	if p, err := cluster.GoTool(); err == nil {
+		return p
+	}
+	return "go"
+}

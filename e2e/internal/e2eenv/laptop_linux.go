@@ -19,7 +19,7 @@ import (
 // namespace it was created in.
 func (e *Env) LaptopDial(ctx context.Context, network, addr string) (net.Conn, error) {
 	var conn net.Conn
-	err := inNetns(filepath.Join("/run/netns", cluster.LaptopNetns), func() error {
+	err := InNetns(filepath.Join("/run/netns", cluster.LaptopNetns), func() error {
 		var d net.Dialer
 		var err error
 		conn, err = d.DialContext(ctx, network, addr)
@@ -28,9 +28,9 @@ func (e *Env) LaptopDial(ctx context.Context, network, addr string) (net.Conn, e
 	return conn, err
 }
 
-// inNetns runs fn on an OS thread switched into the network namespace at
+// InNetns runs fn on an OS thread switched into the network namespace at
 // path. The socket syscalls of fn happen on that thread.
-func inNetns(path string, fn func() error) error {
+func InNetns(path string, fn func() error) error {
 	runtime.LockOSThread()
 	orig, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {

@@ -121,7 +121,12 @@ type handler struct {
 
 func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.s.handlers.enter() {
-		// The connection is being torn down; reset the stream.
+		// The connection is being torn down, and this request was not
+		// forwarded anywhere: reset it so that the client retries it
+		// elsewhere, rather than answer an error it would not retry.
+		// ErrAbortHandler is net/http's documented way for a handler to
+		// abort (the server recovers it and logs nothing); a handler has
+		// no error to return.
 		panic(http.ErrAbortHandler)
 	}
 	defer h.s.handlers.leave()

@@ -56,18 +56,7 @@ func BenchmarkSniff(b *testing.B) {
 					s.Watch(1)
 				}
 			}
-			got := make(chan int64)
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					n, _ := io.Copy(io.Discard, c)
-					c.Close()
-					got <- n
-				}
-			}()
+			got := discardSink(ln)
 			b.SetBytes(size)
 			b.ResetTimer()
 			for b.Loop() {

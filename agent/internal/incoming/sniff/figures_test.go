@@ -52,18 +52,7 @@ func transferChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	done := make(chan int64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n, _ := io.Copy(io.Discard, c)
-			c.Close()
-			done <- n
-		}
-	}()
+	done := discardSink(ln)
 	data := make([]byte, size)
 	start := time.Now()
 	for range count {
@@ -202,4 +191,22 @@ func runtimeCPUs() int {
 		return 0
 	}
 	return s.Count()
+}
+
+// discardSink serves ln until it is closed: each connection is read to
+// its end, and the byte count is sent on the returned channel.
+func discardSink(ln net.Listener) <-chan int64 {
+	got := make(chan int64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n, _ := io.Copy(io.Discard, c)
+			c.Close()
+			got <- n
+		}
+	}()
+	return got
 }
