@@ -226,7 +226,7 @@ func (s *sub) filterString() string {
 // startLocked adds s to p, opening what it needs.
 func (m *Manager) startLocked(ctx context.Context, p *portState, s *sub) error {
 	if s.mode == protocol.ModeMirror {
-		if err := m.openSnifferLocked(ctx); err != nil {
+		if err := m.openSnifferLocked(); err != nil {
 			return err
 		}
 		if len(p.mirror) == 0 {
@@ -337,14 +337,16 @@ func (m *Manager) Close() error {
 			}
 		}
 	}
-	if m.ln != nil {
-		errs = append(errs, m.ln.Close())
-	}
-	if m.sn != nil {
-		errs = append(errs, m.sn.Close())
-	}
-	capt := m.cap
+	ln, sn, capt := m.ln, m.sn, m.cap
 	m.mu.Unlock()
+	// Not under m.mu: the sniffer's Close waits for its capture loop,
+	// whose handler (mirrorHandler) takes m.mu.
+	if ln != nil {
+		errs = append(errs, ln.Close())
+	}
+	if sn != nil {
+		errs = append(errs, sn.Close())
+	}
 	close(m.drain)
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
@@ -394,11 +396,13 @@ func (m *Manager) openCaptureLocked(ctx context.Context) error {
 	return nil
 }
 
-func (m *Manager) openSnifferLocked(ctx context.Context) error {
+func (m *Manager) openSnifferLocked() error {
 	if m.sn != nil {
 		return nil
 	}
-	sn, err := sniff.Open(ctx, sniff.Options{NS: m.o.NS, Log: m.log, Handler: m.mirrorHandler})
+	// m.ctx, not the subscribing session's ctx: the sniffer serves every
+	// later mirror session of this agent too, and Close stops it.
+	sn, err := sniff.Open(m.ctx, sniff.Options{NS: m.o.NS, Log: m.log, Handler: m.mirrorHandler})
 	if err != nil {
 		return fmt.Errorf("starting the mirror capture in the target's network namespace (the agent needs CAP_NET_RAW): %w", err)
 	}
