@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mirrord-go/mirrord/agent/protocol"
+	"github.com/mirrord-go/mirrord/layer/internal/target"
 )
 
 // Agent is the part of the agent session the hub uses.
@@ -42,19 +43,18 @@ type Conn struct {
 	Peer, Local netip.AddrPort
 }
 
-// originTTL bounds how long the origin of a delivered connection is kept
-// when the program never accepts it (it was closed first, or the program
-// stopped accepting).
-const originTTL = 2 * time.Minute
-
 // Hub dispatches the agent's incoming streams to subscriptions.
 type Hub struct {
 	log *slog.Logger
 
-	mu      sync.Mutex
-	agent   Agent
-	subs    map[uint64]*Sub
+	mu    sync.Mutex
+	agent Agent
+	subs  map[uint64]*Sub
+	// origins holds the delivered connections the program has not
+	// accepted yet; an entry goes when accepted or when its connection
+	// ends, so the map stays as small as the listeners' backlogs.
 	origins map[netip.AddrPort]origin
+	gen     uint64
 	closed  bool
 	wg      sync.WaitGroup
 	ctx     context.Context
@@ -62,8 +62,8 @@ type Hub struct {
 }
 
 type origin struct {
-	c  Conn
-	at time.Time
+	c   Conn
+	gen uint64 // tells this connection's entry from a later one on the same source port
 }
 
 // NewHub returns a hub with no agent yet: it must exist before the agent
@@ -226,16 +226,21 @@ func (h *Hub) Origin(src netip.AddrPort) (Conn, bool) {
 	return o.c, ok
 }
 
-func (h *Hub) remember(src netip.AddrPort, c Conn) {
+func (h *Hub) remember(src netip.AddrPort, c Conn) uint64 {
 	h.mu.Lock()
-	now := time.Now()
-	for k, o := range h.origins {
-		if now.Sub(o.at) > originTTL {
-			delete(h.origins, k)
-		}
+	defer h.mu.Unlock()
+	h.gen++
+	h.origins[unmap(src)] = origin{c: c, gen: h.gen}
+	return h.gen
+}
+
+// forget drops the origin remembered as gen, if the program did not take it.
+func (h *Hub) forget(src netip.AddrPort, gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if o, ok := h.origins[unmap(src)]; ok && o.gen == gen {
+		delete(h.origins, unmap(src))
 	}
-	h.origins[unmap(src)] = origin{c: c, at: now}
-	h.mu.Unlock()
 }
 
 // loopbackAny is port 0 on the loopback address of to's family.
@@ -244,16 +249,6 @@ func loopbackAny(to netip.AddrPort) unix.Sockaddr {
 		return &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
 	}
 	return &unix.SockaddrInet6{Addr: netip.IPv6Loopback().As16()}
-}
-
-func sockaddrAP(sa unix.Sockaddr) netip.AddrPort {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
-	}
-	return netip.AddrPort{}
 }
 
 func unmap(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }
@@ -289,6 +284,7 @@ func (h *Hub) deliver(s *Sub, hdr protocol.StreamHeader, st *protocol.AgentStrea
 	peer, _ := netip.ParseAddrPort(hdr.Peer)
 	local, _ := netip.ParseAddrPort(hdr.Local)
 	var src netip.AddrPort
+	var gen uint64
 	d := net.Dialer{Timeout: 5 * time.Second, ControlContext: func(_ context.Context, _, _ string, rc syscall.RawConn) error {
 		// The origin must be known before the connect: the program may
 		// accept the connection before the dial returns here.
@@ -298,9 +294,11 @@ func (h *Hub) deliver(s *Sub, hdr protocol.StreamHeader, st *protocol.AgentStrea
 				return
 			}
 			var sa unix.Sockaddr
-			if sa, err = unix.Getsockname(int(fd)); err == nil {
-				src = sockaddrAP(sa)
-				h.remember(src, Conn{Peer: peer, Local: local})
+			if sa, err = unix.Getsockname(int(fd)); err == nil && !s.fixed {
+				// A fixed subscription's listener is not the
+				// supervised program's: nobody asks for the origin.
+				src = unmap(target.FromUnix(sa))
+				gen = h.remember(src, Conn{Peer: peer, Local: local})
 			}
 		})
 		return errors.Join(cerr, err)
@@ -308,7 +306,7 @@ func (h *Hub) deliver(s *Sub, hdr protocol.StreamHeader, st *protocol.AgentStrea
 	conn, err := d.DialContext(h.ctx, "tcp", s.to.String())
 	if err != nil {
 		if src.IsValid() {
-			h.Origin(src)
+			h.forget(src, gen)
 		}
 		st.Refuse(protocol.Errorf(protocol.CodeUnreachable, "the local listener %s of port %d: %v", s.to, s.Port, err))
 		if errors.Is(err, syscall.ECONNREFUSED) && !s.fixed {
@@ -332,5 +330,8 @@ func (h *Hub) deliver(s *Sub, hdr protocol.StreamHeader, st *protocol.AgentStrea
 		st.Close()
 	})
 	defer stop()
+	if src.IsValid() {
+		defer h.forget(src, gen)
+	}
 	_ = protocol.Pipe(tc, st.Conn)
 }

@@ -150,11 +150,12 @@ func (in *Incoming) Plan(addr netip.AddrPort) (Listen, bool) {
 	}
 	ip := addr.Addr()
 	if !ip.IsLoopback() && !ip.IsUnspecified() {
-		// The pod's own IP (or any other) does not exist here.
+		// The pod's own IP (or any other) does not exist here; loopback
+		// keeps the socket as private as a bind to one address meant.
 		if ip.Is4() {
 			ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 		} else {
-			ip = netip.IPv6Unspecified()
+			ip = netip.IPv6Loopback()
 		}
 	}
 	return Listen{Requested: addr, Bind: netip.AddrPortFrom(ip, actual), Fixed: fixed, Sub: in.Request(remote)}, true

@@ -88,7 +88,7 @@ func TestIncomingPlan(t *testing.T) {
 		{name: "pod IP binds loopback", in: steal(func(*schema.IncomingConfig) {}), addr: "10.244.0.5:8080", managed: true,
 			want: Listen{Requested: ap("10.244.0.5:8080"), Bind: ap("127.0.0.1:8080"), Sub: protocol.SubscribeRequest{Port: 8080, Mode: "steal"}}},
 		{name: "IPv6 pod IP binds ::", in: steal(func(*schema.IncomingConfig) {}), addr: "[fd00::5]:80", managed: true,
-			want: Listen{Requested: ap("[fd00::5]:80"), Bind: ap("[::]:80"), Sub: protocol.SubscribeRequest{Port: 80, Mode: "steal"}}},
+			want: Listen{Requested: ap("[fd00::5]:80"), Bind: ap("[::1]:80"), Sub: protocol.SubscribeRequest{Port: 80, Mode: "steal"}}},
 		{name: "port 0 is local", in: steal(func(*schema.IncomingConfig) {}), addr: "0.0.0.0:0"},
 		{name: "ignore_localhost", in: steal(func(c *schema.IncomingConfig) { c.IgnoreLocalhost = true }), addr: "127.0.0.1:80"},
 		{name: "ignore_localhost keeps the wildcard", in: steal(func(c *schema.IncomingConfig) { c.IgnoreLocalhost = true }), addr: "0.0.0.0:80", managed: true,

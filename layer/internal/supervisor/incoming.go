@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,9 +38,12 @@ type listener struct {
 	// before it got them (a signal): the next accept returns them first.
 	pending []int
 
-	subMu     sync.Mutex
-	listening bool
-	sub       *incoming.Sub
+	// listening is read without subMu, which a listen holds for its
+	// agent round trip: the loop's bind and the sweep must not wait.
+	listening atomic.Bool
+	// subMu serialises listens, and guards sub.
+	subMu sync.Mutex
+	sub   *incoming.Sub
 }
 
 // inTable is the incoming half of the supervisor's socket state.
@@ -108,12 +112,8 @@ func (s *Supervisor) handleBind(c *call) {
 		c.cont()
 		return
 	}
-	k, err := getSock(c, int(c.arg(0)))
-	if err != nil || !k.inet() || k.proto != netfilter.TCP {
-		k.close()
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
-		}
+	k, ok := sockFor(c, 0, func(k sock) bool { return k.inet() && k.proto == netfilter.TCP })
+	if !ok {
 		return
 	}
 	defer k.close()
@@ -172,11 +172,8 @@ func dialable(a netip.AddrPort) netip.AddrPort {
 }
 
 func (s *Supervisor) handleListen(c *call) {
-	k, err := getSock(c, int(c.arg(0)))
-	if err != nil {
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
-		}
+	k, ok := sockFor(c, 0, nil)
+	if !ok {
 		return
 	}
 	l := s.inc.listener(k.ino)
@@ -193,12 +190,19 @@ func (s *Supervisor) handleListen(c *call) {
 			c.fail(err, unix.EINVAL)
 			return
 		}
-		if l.listening {
+		if l.listening.Load() {
 			// A second listen changes the backlog only.
 			c.ret(0)
 			return
 		}
-		l.listening = true
+		l.listening.Store(true)
+		// A listener of the same address that the program closed a moment
+		// ago still holds its subscription until the next sweep, and the
+		// agent would refuse this one: end it now (a server that restarts
+		// in place, as hot-reload tools do).
+		if live, err := tcpInodes(); err == nil {
+			s.endSubscriptions(live)
+		}
 		rctx, cancel := c.remoteCtx(ctx)
 		defer cancel()
 		sub, err := s.cfg.Incoming.Subscribe(rctx, l.plan.Sub, dialable(l.actual))
@@ -222,11 +226,8 @@ func (s *Supervisor) handleListen(c *call) {
 }
 
 func (s *Supervisor) handleAccept(c *call) {
-	k, err := getSock(c, int(c.arg(0)))
-	if err != nil {
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
-		}
+	k, ok := sockFor(c, 0, nil)
+	if !ok {
 		return
 	}
 	l := s.inc.listener(k.ino)
@@ -288,7 +289,10 @@ func (s *Supervisor) accept(ctx context.Context, c *call, k sock, l *listener, f
 	}
 	var st unix.Stat_t
 	_ = unix.Fstat(nfd, &st)
-	if o, ok := s.cfg.Incoming.Origin(peer); ok && o.Peer.IsValid() {
+	if p, ok := s.socks.peer(st.Ino); ok {
+		// A pending connection, whose origin an earlier accept took.
+		peer = p
+	} else if o, ok := s.cfg.Incoming.Origin(peer); ok && o.Peer.IsValid() {
 		peer = o.Peer
 		s.socks.setPeer(st.Ino, peer)
 		local := netip.AddrPortFrom(o.Local.Addr(), l.plan.Requested.Port())
@@ -297,12 +301,7 @@ func (s *Supervisor) accept(ctx context.Context, c *call, k sock, l *listener, f
 		s.inc.mu.Unlock()
 	}
 	if c.arg(1) != 0 && peer.IsValid() {
-		m, err := c.p.OpenMem()
-		if err == nil {
-			err = m.WriteSockaddrOut(c.p, c.arg(1), c.arg(2), target.EncodeInet(l.dom, familyFit(l.dom, peer)))
-			m.Close()
-		}
-		if err != nil {
+		if err := c.retAddr(1, l.dom, peer); err != nil {
 			l.pending = append(l.pending, nfd)
 			c.fail(err, unix.EFAULT)
 			return
@@ -317,6 +316,17 @@ func (s *Supervisor) accept(ctx context.Context, c *call, k sock, l *listener, f
 	unix.Close(nfd)
 }
 
+// retAddr writes ap, as a socket of family dom shows it, to the call's
+// (sockaddr, socklen) out-parameters at arguments i and i+1.
+func (c *call) retAddr(i int, dom int, ap netip.AddrPort) error {
+	m, err := c.p.OpenMem()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.WriteSockaddrOut(c.p, c.arg(i), c.arg(i+1), target.EncodeInet(dom, familyFit(dom, ap)))
+}
+
 // familyFit makes a peer address presentable on a socket of family dom:
 // an IPv6 client on an IPv4 socket is shown as loopback, as upstream does.
 func familyFit(dom int, ap netip.AddrPort) netip.AddrPort {
@@ -327,11 +337,8 @@ func familyFit(dom int, ap netip.AddrPort) netip.AddrPort {
 }
 
 func (s *Supervisor) handleGetsockname(c *call) {
-	k, err := getSock(c, int(c.arg(0)))
-	if err != nil {
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
-		}
+	k, ok := sockFor(c, 0, nil)
+	if !ok {
 		return
 	}
 	k.close()
@@ -347,13 +354,7 @@ func (s *Supervisor) handleGetsockname(c *call) {
 		c.cont()
 		return
 	}
-	m, err := c.p.OpenMem()
-	if err != nil {
-		c.fail(err, unix.EFAULT)
-		return
-	}
-	defer m.Close()
-	if err := m.WriteSockaddrOut(c.p, c.arg(1), c.arg(2), target.EncodeInet(k.dom, familyFit(k.dom, addr))); err != nil {
+	if err := c.retAddr(1, k.dom, addr); err != nil {
 		c.fail(err, unix.EFAULT)
 		return
 	}
@@ -397,9 +398,7 @@ func (s *Supervisor) endSubscriptions(live map[uint64]bool) {
 	var gone []*listener
 	s.inc.mu.Lock()
 	for ino, l := range s.inc.listeners {
-		l.subMu.Lock()
-		listening := l.listening
-		l.subMu.Unlock()
+		listening := l.listening.Load()
 		// A bound socket that does not listen yet is not in
 		// /proc/net/tcp.
 		if !live[ino] && (listening || live == nil) {
@@ -437,10 +436,7 @@ func (s *Supervisor) endSubscriptions(live map[uint64]bool) {
 // the last sweep (its address is free again for a new socket). Called
 // with s.inc.mu held; the sweep ends its subscription.
 func (s *Supervisor) closedListener(ino uint64, l *listener) bool {
-	l.subMu.Lock()
-	listening := l.listening
-	l.subMu.Unlock()
-	if !listening {
+	if !l.listening.Load() {
 		return false
 	}
 	live, err := tcpInodes()

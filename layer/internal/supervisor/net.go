@@ -164,6 +164,21 @@ type sock struct {
 
 // getSock duplicates the program's fd and reads its family, type and
 // inode. Callers close it; k.inet() says whether it is a TCP/UDP socket.
+// sockFor gets the socket of the call's fd argument i, when want accepts
+// it (nil: any socket). Otherwise the socket is closed, the call goes on
+// to the kernel (unless the caller is gone), and ok is false.
+func sockFor(c *call, i int, want func(sock) bool) (k sock, ok bool) {
+	k, err := getSock(c, int(c.arg(i)))
+	if err == nil && (want == nil || want(k)) {
+		return k, true
+	}
+	k.close()
+	if !errors.Is(err, target.ErrGone) {
+		c.cont()
+	}
+	return k, false
+}
+
 func getSock(c *call, fd int) (sock, error) {
 	dup, err := c.p.GetFD(fd)
 	if err != nil {
@@ -273,12 +288,8 @@ func (s *Supervisor) handleConnect(c *call) {
 		c.cont()
 		return
 	}
-	k, err := getSock(c, int(c.arg(0)))
-	if err != nil || !k.inet() {
-		k.close()
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
-		}
+	k, ok := sockFor(c, 0, sock.inet)
+	if !ok {
 		return
 	}
 	if k.proto == netfilter.TCP {
@@ -417,11 +428,8 @@ func (s *Supervisor) connectUDP(ctx context.Context, c *call, k sock, orig netip
 }
 
 func (s *Supervisor) handleGetpeername(c *call) {
-	k, err := getSock(c, int(c.arg(0)))
-	if err != nil {
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
-		}
+	k, ok := sockFor(c, 0, nil)
+	if !ok {
 		return
 	}
 	k.close()
@@ -430,13 +438,9 @@ func (s *Supervisor) handleGetpeername(c *call) {
 		c.cont()
 		return
 	}
-	m, err := c.p.OpenMem()
-	if err != nil {
-		c.fail(err, unix.EFAULT)
-		return
-	}
-	defer m.Close()
-	if err := m.WriteSockaddrOut(c.p, c.arg(1), c.arg(2), target.EncodeInet(k.dom, peer)); err != nil {
+	// An IPv6 client of an IPv4 socket (a stolen connection) cannot be
+	// shown as is: retAddr fits it to the socket's family.
+	if err := c.retAddr(1, k.dom, peer); err != nil {
 		c.fail(err, unix.EFAULT)
 		return
 	}
@@ -454,12 +458,8 @@ func (s *Supervisor) handleSendto(c *call) {
 		}
 		return
 	}
-	k, err := getSock(c, int(c.arg(0)))
-	if err != nil || k.proto != netfilter.UDP || !k.inet() {
-		k.close()
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
-		}
+	k, ok := sockFor(c, 0, func(k sock) bool { return k.proto == netfilter.UDP && k.inet() })
+	if !ok {
 		return
 	}
 	s.withDecision(c, k, sa.AddrPort, func(ctx context.Context, remote bool) {
@@ -523,12 +523,8 @@ func (s *Supervisor) udpSendRemote(ctx context.Context, c *call, k sock, orig ne
 // through a relay to the address the program sent to, which resolvers
 // such as musl and c-ares check.
 func (s *Supervisor) handleRecvfrom(c *call) {
-	k, err := getSock(c, int(c.arg(0)))
-	if err != nil || !s.socks.hasSources(k.ino) {
-		k.close()
-		if !errors.Is(err, target.ErrGone) {
-			c.cont()
-		}
+	k, ok := sockFor(c, 0, func(k sock) bool { return s.socks.hasSources(k.ino) })
+	if !ok {
 		return
 	}
 	c.async(func(ctx context.Context) {

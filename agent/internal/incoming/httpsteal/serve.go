@@ -32,6 +32,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/mirrord-go/mirrord/agent/protocol"
 )
 
 // Options configures Serve.
@@ -194,29 +196,8 @@ func (s *session) serveRaw(conn net.Conn, pre []byte) error {
 			return fmt.Errorf("httpsteal: raw connection: write to %s: %w", s.opts.Original.name, err)
 		}
 	}
-	splice(conn, up)
+	_ = protocol.Pipe(conn, up) // a raw connection's end is not an error
 	return nil
-}
-
-// splice copies both ways until both directions are done. A direction that
-// ends cleanly (EOF) is passed on as a half-close, so protocols that
-// shut down one side and keep reading keep working; an error in either
-// direction tears down both.
-func splice(a, b net.Conn) {
-	var wg sync.WaitGroup
-	one := func(dst, src net.Conn) {
-		defer wg.Done()
-		if _, err := io.Copy(dst, src); err != nil {
-			a.Close()
-			b.Close()
-			return
-		}
-		closeWrite(dst)
-	}
-	wg.Add(2)
-	go one(a, b)
-	go one(b, a)
-	wg.Wait()
 }
 
 // tracker counts running handlers so that Serve can wait for them. Unlike
