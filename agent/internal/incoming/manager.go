@@ -30,7 +30,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -444,13 +443,8 @@ func (s *sub) header(peer, local netip.AddrPort) protocol.StreamHeader {
 // dialOriginal connects to where a stolen connection was going, from the
 // target's namespace, marked so that the capture leaves it alone.
 func (m *Manager) dialOriginal(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
-	var conn net.Conn
-	err := m.o.NS.Do(func() error {
-		d := net.Dialer{FallbackDelay: -1, Timeout: 10 * time.Second, Control: capture.Control(Mark)}
-		var err error
-		conn, err = d.DialContext(ctx, "tcp", net.JoinHostPort(dst.Addr().String(), strconv.Itoa(int(dst.Port()))))
-		return err
-	})
+	d := nsenter.Dialer{NS: m.o.NS, Timeout: 10 * time.Second, Control: capture.Control(Mark)}
+	conn, err := d.Dial(ctx, "tcp", dst.String())
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the pod's app at %s: %w", dst, err)
 	}

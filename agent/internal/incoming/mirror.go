@@ -56,7 +56,7 @@ func (w *mirrorCopy) stream() net.Conn {
 	if w.st != nil || w.failed || w.closed {
 		return w.st
 	}
-	ctx, cancel := context.WithTimeout(w.m.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(w.m.ctx, streamOpenTimeout)
 	defer cancel()
 	st, err := w.s.client.Open(ctx, w.s.header(unmap(w.c.Peer), unmap(w.c.Local)))
 	if err != nil {
@@ -68,6 +68,8 @@ func (w *mirrorCopy) stream() net.Conn {
 	w.m.wg.Add(1)
 	go func() { // drop the program's answers until the stream ends
 		defer w.m.wg.Done()
+		stop := context.AfterFunc(w.m.ctx, func() { st.Close() })
+		defer stop()
 		_, _ = io.Copy(io.Discard, st)
 		st.Close()
 	}()

@@ -115,6 +115,9 @@ func (m *Manager) serveFiltered(conn *net.TCPConn, peer, orig netip.AddrPort) {
 			d.CloseIdle()
 		}
 	}()
+	// Pick runs concurrently for h2 streams; only the map needs the
+	// lock, not the (possibly slow) matching.
+	var mu sync.Mutex
 	pick := func(r *http.Request) *httpsteal.Destination {
 		// Read at each request: a subscription that ended sends the
 		// connection's next requests to the pod.
@@ -122,6 +125,8 @@ func (m *Manager) serveFiltered(conn *net.TCPConn, peer, orig netip.AddrPort) {
 			if !s.matcher.Match(r) {
 				continue
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			if d := local[s.id]; d != nil {
 				return d
 			}
@@ -136,11 +141,9 @@ func (m *Manager) serveFiltered(conn *net.TCPConn, peer, orig netip.AddrPort) {
 		}
 		return nil
 	}
-	// Pick runs concurrently for h2 streams: serialize it.
-	var mu sync.Mutex
 	err := httpsteal.Serve(m.ctx, conn, httpsteal.Options{
 		Original:      original,
-		Pick:          func(r *http.Request) *httpsteal.Destination { mu.Lock(); defer mu.Unlock(); return pick(r) },
+		Pick:          pick,
 		DetectTimeout: m.o.DetectTimeout,
 		Log:           m.log,
 		Drain:         m.drain,

@@ -20,6 +20,8 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,6 +91,9 @@ func (ns Namespace) Do(f func() error) error {
 // Dialer creates sockets in a network namespace.
 type Dialer struct {
 	NS Namespace
+	// Timeout and Control are net.Dialer's (zero: none).
+	Timeout time.Duration
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Dial connects to addr, an ip:port with a literal IP, from the namespace.
@@ -106,7 +111,7 @@ func (d Dialer) Dial(ctx context.Context, network, addr string) (net.Conn, error
 	err = d.NS.Do(func() error {
 		// No happy-eyeballs racing: its goroutines would create sockets on
 		// other threads, outside the namespace.
-		nd := net.Dialer{FallbackDelay: -1}
+		nd := net.Dialer{FallbackDelay: -1, Timeout: d.Timeout, Control: d.Control}
 		var err error
 		conn, err = nd.DialContext(ctx, network, addr)
 		return err
