@@ -31,6 +31,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mirrord-go/mirrord/agent/internal/incoming/capture"
@@ -92,6 +93,10 @@ type Manager struct {
 	nextID uint64
 	subs   map[uint64]*sub
 	ports  map[uint16]*portState
+	// published is a copy of ports that the per-connection and
+	// per-request paths read without m.mu, which a subscription holds
+	// through slow netlink work; it is replaced, never changed.
+	published atomic.Pointer[map[uint16]portState]
 }
 
 type sub struct {
@@ -211,6 +216,7 @@ func (m *Manager) subscribe(ctx context.Context, s *sub) (uint64, error) {
 	m.nextID++
 	s.id = m.nextID
 	m.subs[s.id] = s
+	m.publishLocked()
 	m.log.Info("subscribed", "port", s.port, "mode", s.mode, "filter", s.filterString(), "id", s.id)
 	return s.id, nil
 }
@@ -304,6 +310,7 @@ func (m *Manager) removeLocked(s *sub) error {
 	if p.empty() {
 		delete(m.ports, s.port)
 	}
+	m.publishLocked()
 	m.log.Info("unsubscribed", "port", s.port, "mode", s.mode, "id", s.id)
 	return err
 }
@@ -426,13 +433,19 @@ func captureError(err error) error {
 
 // snapshot returns the port's subscriptions as they are now.
 func (m *Manager) snapshot(port uint16) portState {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := m.ports[port]
-	if p == nil {
-		return portState{}
+	if ports := m.published.Load(); ports != nil {
+		return (*ports)[port]
 	}
-	return portState{mirror: slices.Clone(p.mirror), steal: p.steal, filtered: slices.Clone(p.filtered)}
+	return portState{}
+}
+
+// publishLocked replaces the published copy of m.ports.
+func (m *Manager) publishLocked() {
+	ports := make(map[uint16]portState, len(m.ports))
+	for port, p := range m.ports {
+		ports[port] = portState{mirror: slices.Clone(p.mirror), steal: p.steal, filtered: slices.Clone(p.filtered)}
+	}
+	m.published.Store(&ports)
 }
 
 // header is the stream header of a connection delivered to s.
