@@ -33,10 +33,45 @@ ip netns list | grep -q "^$NETNS\b" || fail "network namespace $NETNS is missing
 GOCACHE=$(go env GOCACHE) || fail "go is needed (scenario 9 builds a release for the update feed)"
 export GOCACHE
 
+# The cleanup is armed before the first temp dir is made, so that a failure
+# anywhere (mktemp, the feed's go build, installing the .vsix) leaves nothing
+# in /tmp. It only touches what this run made: paths under $RUN, not the
+# caller's XDG dirs.
+CSPID= FEEDPID= RUN= RUNTIME=
+cleanup() {
+  rc=$?
+  set +e
+  [ -z "$FEEDPID" ] || { kill -TERM -- -"$FEEDPID" 2>/dev/null; wait "$FEEDPID" 2>/dev/null; }
+  if [ -n "$CSPID" ]; then
+    kill -TERM -- -"$CSPID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$CSPID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- -"$CSPID" 2>/dev/null
+    wait "$CSPID" 2>/dev/null
+    # The daemon the extension autostarted (same XDG_RUNTIME_DIR, same netns).
+    # and the one of the release scenario 9 installed (another build: another socket)
+    for b in "$BIN" "$RUN"/xdg-data/mirrord/bin/*/mirrord; do
+      ip netns exec "$NETNS" "$b" daemon stop >> "$RUN/daemon-stop.log" 2>&1
+    done
+    echo "daemon stop: $(tr '\n' ' ' < "$RUN/daemon-stop.log")"
+    left=$(KUBECONFIG=$CLUSTER_DIR/kubeconfig "$KUBECTL" -n mirrord-e2e get jobs -l app=mirrord -o name 2>/dev/null)
+    [ -z "$left" ] || echo "warning: agent jobs left: $left"
+  fi
+  if [ -n "$RUN" ]; then
+    rm -rf "$RUN/feed" "$RUN/xdg-data/mirrord/bin"   # 2 copies of the binary
+    cp "$RUN"/xdg-state/mirrord/*.log "$RUN/" 2>/dev/null
+    echo "run dir: $RUN (code-server.log, daemon logs, out/); screenshots: $SHOTS"
+  fi
+  [ -z "$RUNTIME" ] || rm -rf "$RUNTIME"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 # Fresh per-run dirs: profile, extensions, XDG, TMPDIR, the workspace copy.
 RUN=$(mktemp -d "$ROOT/run-XXXX")
-export XDG_RUNTIME_DIR=$(mktemp -d /tmp/mrdv.XXXX)   # short: unix socket paths max 107 bytes
-chmod 700 "$XDG_RUNTIME_DIR"
+RUNTIME=$(mktemp -d /tmp/mrdv.XXXX)   # short: unix socket paths max 107 bytes
+chmod 700 "$RUNTIME"
+export XDG_RUNTIME_DIR=$RUNTIME
 export XDG_CONFIG_HOME=$RUN/xdg-config XDG_DATA_HOME=$RUN/xdg-data XDG_CACHE_HOME=$RUN/xdg-cache XDG_STATE_HOME=$RUN/xdg-state
 export TMPDIR=$RUN/tmp
 export EXTENSIONS_GALLERY='{}'
@@ -105,34 +140,6 @@ COMMON=(--config "$RUN/config.yaml" --user-data-dir "$RUN/udd" --extensions-dir 
 t=$(now)
 "$CS" "${COMMON[@]}" --install-extension "$VSIX" > "$RUN/install.log" 2>&1 || { cat "$RUN/install.log"; fail "installing $VSIX failed"; }
 echo "TIMING install-extension: $(since $t)s"
-
-CSPID= FEEDPID=
-cleanup() {
-  rc=$?
-  set +e
-  [ -z "$FEEDPID" ] || { kill -TERM -- -"$FEEDPID" 2>/dev/null; wait "$FEEDPID" 2>/dev/null; }
-  if [ -n "$CSPID" ]; then
-    kill -TERM -- -"$CSPID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$CSPID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL -- -"$CSPID" 2>/dev/null
-    wait "$CSPID" 2>/dev/null
-  fi
-  # The daemon the extension autostarted (same XDG_RUNTIME_DIR, same netns).
-  # and the one of the release scenario 9 installed (another build: another socket)
-  for b in "$BIN" "$XDG_DATA_HOME"/mirrord/bin/*/mirrord; do
-    ip netns exec "$NETNS" "$b" daemon stop >> "$RUN/daemon-stop.log" 2>&1
-  done
-  echo "daemon stop: $(tr '\n' ' ' < "$RUN/daemon-stop.log")"
-  rm -rf "$RUN/feed" "$XDG_DATA_HOME/mirrord/bin"   # 2 copies of the binary
-  left=$(KUBECONFIG=$CLUSTER_DIR/kubeconfig "$KUBECTL" -n mirrord-e2e get jobs -l app=mirrord -o name 2>/dev/null)
-  [ -z "$left" ] || echo "warning: agent jobs left: $left"
-  cp "$XDG_STATE_HOME"/mirrord/*.log "$RUN/" 2>/dev/null
-  rm -rf "$XDG_RUNTIME_DIR"
-  echo "run dir: $RUN (code-server.log, daemon logs, out/); screenshots: $SHOTS"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 setsid ip netns exec "$NETNS" python3 -m http.server --bind 127.0.0.1 --directory "$RUN/feed" "$FEED_PORT" > "$RUN/feed.log" 2>&1 &
 FEEDPID=$!

@@ -52,9 +52,12 @@ mkdir -p "$STAGE/out" "$STAGE/schemas"
 cp -a "$HERE/out/src" "$STAGE/out/"
 cp "$REPO/schema/mirrord-schema.json" "$STAGE/schemas/"
 [ -f "$HERE/LICENSE" ] && cp "$HERE/LICENSE" "$STAGE/" || true
-npm ls --omit=dev --all --parseable -w extensions/vscode 2>/dev/null | while read -r dir; do
+# npm ls exits non-zero on any tree problem (extraneous, invalid, ...): the
+# list is still printed, and the check below tells whether what matters is staged.
+DEPS=$(npm ls --omit=dev --all --parseable -w extensions/vscode 2>/dev/null) || true
+while read -r dir; do
   case "$dir" in "$REPO"/node_modules/*) cp -a --parents "${dir#"$REPO"/}" "$STAGE/" ;; esac
-done
+done <<<"$DEPS"
 [ -d "$STAGE/node_modules/vscode-languageclient" ] && [ -d "$STAGE/node_modules/vscode-jsonrpc" ] || \
   fail "the production dependencies were not staged: $(ls "$STAGE/node_modules" 2>&1)"
 

@@ -62,8 +62,14 @@ export class Daemon {
     return this.conn.sendRequest(method, params) as Promise<R>;
   }
 
-  dispose(): void {
+  /** Closes the connection and ends the bridge; resolves once it has exited. */
+  dispose(): Promise<void> {
     this.conn.dispose();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return Promise.resolve();
+    }
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
     this.child.kill();
+    return exited;
   }
 }

@@ -4,6 +4,7 @@
 // merges the env it returns into the launch. Everything it shows or
 // injects comes from the daemon's API (daemon/api, types in src/gen).
 import { execFile } from "child_process";
+import { randomUUID } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,7 +14,7 @@ import { configItems } from "./configs";
 import { ResponseError } from "vscode-jsonrpc/node";
 import { Daemon } from "./daemon";
 import { ConfigLanguage } from "./lsp";
-import { inject, LaunchConfig, launchEnv, pickConfig, shouldRun } from "./launch";
+import { chosenConfig, discoverParams, inject, LaunchConfig, launchEnv, shouldRun } from "./launch";
 import { firstPage, OTHER_NAMESPACE, pageItems, PickItem, TARGETLESS } from "./picker";
 import {
   ConfigDiscoverResult,
@@ -47,6 +48,7 @@ const DEFAULT_CONFIG = `{
 `;
 
 let daemon: Promise<Daemon> | undefined;
+let configLanguage: ConfigLanguage | undefined;
 /** The connection should be replaced (new binary or settings) once no session runs. */
 let staleDaemon = false;
 let log: vscode.OutputChannel;
@@ -301,7 +303,7 @@ function asConfigError(e: unknown, file: string | undefined): unknown {
 const SOURCE_LABEL: Record<string, string> = {
   active: "the active config",
   env: "MIRRORD_CONFIG_FILE of the launch",
-  default: "found in the workspace",
+  workspace: "found in the workspace",
 };
 
 class Provider implements vscode.DebugConfigurationProvider {
@@ -349,13 +351,12 @@ class Provider implements vscode.DebugConfigurationProvider {
     const d = await getDaemon(this.ctx);
     const env = { ...(process.env as Record<string, string>), ...launchEnv(launch) };
     const ws = folderOf(folder);
-    const active = activeConfig(this.ctx);
-    let discovered: string | undefined;
-    if (ws) {
-      const r = await d.request<ConfigDiscoverResult>(Methods.configDiscover, { workspaceFolder: ws, env });
-      discovered = r.default || undefined;
-    }
-    const cfg = pickConfig(active, launch, discovered);
+    // The daemon picks the config (active, MIRRORD_CONFIG_FILE, workspace
+    // default); without a folder there is nothing to discover, and the
+    // session's runner still reads MIRRORD_CONFIG_FILE from the launch env.
+    const cfg = ws
+      ? chosenConfig(await d.request<ConfigDiscoverResult>(Methods.configDiscover, discoverParams(ws, activeConfig(this.ctx), env)))
+      : { path: undefined, source: "none" };
     let resolved: ConfigResolveResult;
     try {
       resolved = await d.request<ConfigResolveResult>(Methods.configResolve, { path: cfg.path, env });
@@ -375,7 +376,7 @@ class Provider implements vscode.DebugConfigurationProvider {
       ({ target, namespace } = await pickTarget(this.ctx, d, cfg.path, env));
       log.appendLine(`target picked in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${target ?? "targetless"}`);
     }
-    const token = `mirrord-${Date.now()}`;
+    const token = `mirrord-${randomUUID()}`;
     const res = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "mirrord", cancellable: false },
       async (progress) => {
@@ -412,18 +413,18 @@ async function selectActiveConfig(ctx: vscode.ExtensionContext, toggle: Toggle):
     void vscode.window.showErrorMessage("mirrord: open a folder first; its configs live in .mirrord or are named *mirrord.json.");
     return;
   }
-  let candidates: string[];
-  let discovered: string | undefined;
+  let r: ConfigDiscoverResult;
   try {
     const d = await getDaemon(ctx);
-    const r = await d.request<ConfigDiscoverResult>(Methods.configDiscover, { workspaceFolder: ws });
-    candidates = r.candidates;
-    discovered = r.default || undefined;
+    r = await d.request<ConfigDiscoverResult>(Methods.configDiscover, { workspaceFolder: ws });
   } catch (e) {
-    log.appendLine(`config/discover failed, listing the files here: ${e}`);
-    const files = await vscode.workspace.findFiles("{*mirrord.{json,toml,yml,yaml},.mirrord/*.{json,toml,yml,yaml}}");
-    candidates = files.map((f) => f.fsPath).sort();
+    const msg = e instanceof Error ? e.message : String(e);
+    log.appendLine(`config/discover failed: ${msg}`);
+    void vscode.window.showErrorMessage(`mirrord: cannot list the configs of ${ws}: ${msg}`);
+    return;
   }
+  const candidates = r.candidates;
+  const discovered = r.default || undefined;
   const active = activeConfig(ctx);
   const pick = await vscode.window.showQuickPick(configItems(ws, candidates, active, discovered), {
     title: "mirrord: Select Active Config",
@@ -466,6 +467,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
   log = vscode.window.createOutputChannel("mirrord");
   const toggle = new Toggle(ctx);
   const lang = new ConfigLanguage(async () => (await lookupBinary(ctx)).path, log);
+  configLanguage = lang;
   ctx.subscriptions.push(
     log,
     vscode.commands.registerCommand("mirrord.toggle", () => toggle.flip()),
@@ -526,6 +528,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
   );
 }
 
-export function deactivate(): void {
-  void daemon?.then((d) => d.dispose());
+/** VS Code waits for the returned promise: the daemon bridge and the language client shut down. */
+export function deactivate(): Promise<unknown> {
+  return Promise.all([daemon?.then((d) => d.dispose()).catch(() => undefined), configLanguage?.stop()]);
 }

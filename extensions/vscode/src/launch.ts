@@ -1,6 +1,7 @@
 // The decisions of a debug launch, free of the VS Code API so that they
-// are unit-tested with Node's test runner: whether mirrord runs, which
-// config applies, and how the session's env is merged into the launch.
+// are unit-tested with Node's test runner: whether mirrord runs, how the
+// daemon is asked which config applies, and how the session's env is merged into the launch.
+import type { ConfigDiscoverParams, ConfigDiscoverResult } from "./gen/daemonApi";
 
 /** The launch config fields the decisions read. */
 export interface LaunchConfig {
@@ -38,30 +39,18 @@ export function shouldRun(toggle: boolean, cfg: LaunchConfig): boolean {
   return toggle;
 }
 
-/** Where the config came from, for the notification that names it. */
-export type ConfigSource = "active" | "env" | "default" | "none";
-
 /**
- * The config that applies: the active config, else MIRRORD_CONFIG_FILE
- * from the launch env (absolute, as upstream requires), else the daemon's
- * default discovery result.
+ * The config/discover request of a launch. The daemon applies the order:
+ * the active config, else MIRRORD_CONFIG_FILE of env (a relative path is
+ * taken relative to the workspace), else the workspace's default file.
  */
-export function pickConfig(
-  active: string | undefined,
-  cfg: LaunchConfig,
-  discovered: string | undefined,
-): { path?: string; source: ConfigSource } {
-  if (active) {
-    return { path: active, source: "active" };
-  }
-  const fromEnv = cfg.env?.["MIRRORD_CONFIG_FILE"];
-  if (typeof fromEnv === "string" && fromEnv.startsWith("/")) {
-    return { path: fromEnv, source: "env" };
-  }
-  if (discovered) {
-    return { path: discovered, source: "default" };
-  }
-  return { source: "none" };
+export function discoverParams(workspaceFolder: string, active: string | undefined, env: Record<string, string>): ConfigDiscoverParams {
+  return { workspaceFolder, active, env };
+}
+
+/** The config the daemon's discovery chose, and where it came from (for the notification that names it). */
+export function chosenConfig(r: ConfigDiscoverResult): { path?: string; source: string } {
+  return r.default ? { path: r.default, source: r.source } : { source: "none" };
 }
 
 /**

@@ -14,6 +14,8 @@ import { isLspConfig, LSP_CONFIG_PATTERNS } from "./configs";
 export class ConfigLanguage implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private starting: Promise<void> | undefined;
+  /** Bumped by restart and stop: a start of an older generation disposes what it made. */
+  private generation = 0;
 
   constructor(
     private readonly binary: () => Promise<string>,
@@ -29,7 +31,11 @@ export class ConfigLanguage implements vscode.Disposable {
     if (this.starting || doc.uri.scheme !== "file" || !isLspConfig(doc.uri.fsPath)) {
       return;
     }
-    this.starting = this.start().catch((e) => {
+    const gen = this.generation;
+    this.starting = this.start(gen).catch((e) => {
+      if (gen !== this.generation) {
+        return; // a restart or stop came meanwhile: this start is moot
+      }
       this.starting = undefined;
       const msg = e instanceof Error ? e.message : String(e);
       this.log.appendLine(`config language server: ${msg}`);
@@ -37,8 +43,11 @@ export class ConfigLanguage implements vscode.Disposable {
     });
   }
 
-  private async start(): Promise<void> {
+  private async start(gen: number): Promise<void> {
     const command = await this.binary();
+    if (gen !== this.generation) {
+      return;
+    }
     // No transport: plain stdio (TransportKind.stdio would append --stdio).
     const server: ServerOptions = { command, args: ["daemon", "connect"] };
     const options: LanguageClientOptions = {
@@ -46,21 +55,37 @@ export class ConfigLanguage implements vscode.Disposable {
       outputChannel: this.log,
       initializationOptions: {},
     };
-    this.client = new LanguageClient("mirrord", "mirrord config", server, options);
-    await this.client.start();
+    const client = new LanguageClient("mirrord", "mirrord config", server, options);
+    await client.start();
+    if (gen !== this.generation) {
+      // Started for an old binary (or after stop): its `daemon connect` must not leak.
+      await client.stop().catch(() => undefined);
+      return;
+    }
+    this.client = client;
     this.log.appendLine(`config language server: started (${command} daemon connect)`);
+  }
+
+  /** Stops the client and any start in flight; nothing starts again until restart. */
+  async stop(): Promise<void> {
+    this.generation++;
+    const inFlight = this.starting; // never rejects; a stale start stops its client
+    this.starting = Promise.resolve(); // blocks maybeStart
+    const c = this.client;
+    this.client = undefined;
+    await Promise.all([c?.stop().catch(() => undefined), inFlight]);
   }
 
   /** Stops the client (a changed binary starts it again on the next open). */
   async restart(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
+    const stopped = this.stop();
+    // A start in flight is of the old generation now: it stops what it makes.
     this.starting = undefined;
-    await c?.stop().catch(() => undefined);
+    await stopped;
     vscode.workspace.textDocuments.forEach((d) => this.maybeStart(d));
   }
 
   dispose(): void {
-    void this.client?.stop().catch(() => undefined);
+    void this.stop();
   }
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { inject, INJECTED, LaunchConfig, launchEnv, pickConfig, shouldRun } from "../src/launch";
+import { chosenConfig, discoverParams, inject, INJECTED, LaunchConfig, launchEnv, shouldRun } from "../src/launch";
 
 test("shouldRun: MIRRORD_ACTIVE wins over the toggle; attach, children and injected launches are skipped", () => {
   const cases: [string, boolean, LaunchConfig, boolean][] = [
@@ -18,12 +18,14 @@ test("shouldRun: MIRRORD_ACTIVE wins over the toggle; attach, children and injec
   }
 });
 
-test("pickConfig: active, then an absolute MIRRORD_CONFIG_FILE, then the default", () => {
-  assert.deepEqual(pickConfig("/w/.mirrord/a.json", { env: { MIRRORD_CONFIG_FILE: "/x.json" } }, "/w/.mirrord/mirrord.json"),
-    { path: "/w/.mirrord/a.json", source: "active" });
-  assert.deepEqual(pickConfig(undefined, { env: { MIRRORD_CONFIG_FILE: "/x.json" } }, "/d.json"), { path: "/x.json", source: "env" });
-  assert.deepEqual(pickConfig(undefined, { env: { MIRRORD_CONFIG_FILE: "rel.json" } }, "/d.json"), { path: "/d.json", source: "default" });
-  assert.deepEqual(pickConfig(undefined, {}, undefined), { source: "none" });
+test("discoverParams/chosenConfig: the daemon is given the active config and the launch env, and its choice is used", () => {
+  const env = { MIRRORD_CONFIG_FILE: "rel.json" };
+  assert.deepEqual(discoverParams("/w", "/w/.mirrord/a.json", env), { workspaceFolder: "/w", active: "/w/.mirrord/a.json", env });
+  assert.deepEqual(JSON.parse(JSON.stringify(discoverParams("/w", undefined, {}))), { workspaceFolder: "/w", env: {} });
+  assert.deepEqual(chosenConfig({ default: "/w/.mirrord/a.json", source: "active", candidates: [] }), { path: "/w/.mirrord/a.json", source: "active" });
+  assert.deepEqual(chosenConfig({ default: "/w/rel.json", source: "env", candidates: [] }), { path: "/w/rel.json", source: "env" });
+  assert.deepEqual(chosenConfig({ default: "/w/.mirrord/mirrord.json", source: "workspace", candidates: [] }), { path: "/w/.mirrord/mirrord.json", source: "workspace" });
+  assert.deepEqual(chosenConfig({ default: "", source: "none", candidates: ["/w/.mirrord/x.json"] }), { source: "none" });
 });
 
 test("launchEnv: debugger variables by type, the user's values win, nulls dropped", () => {
