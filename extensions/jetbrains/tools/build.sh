@@ -2,7 +2,8 @@
 # Builds and tests the JetBrains plugin's core without Gradle (Gradle and
 # Maven Central are not reachable on the project's machines; see
 # extensions/jetbrains/README.md):
-#   1. tools/deps.sh installs a JDK, junit5, gson (apt) and Kotlin (npm);
+#   1. tools/deps.sh installs the default JDK (17 or newer; everything is
+#      compiled for 17), junit5, gson (apt) and Kotlin (npm);
 #   2. kotlinc compiles core/src/main, then core's tests and the e2e tests
 #      (e2e/jetbrains) in one call (kotlinc's start-up is most of its time);
 #      both are skipped when their sources did not change;
@@ -45,7 +46,7 @@ compile() { # name digest out args...
   rm -rf "$out" "$out.digest"
   local t=$SECONDS
   local log r=0
-  log=$("$KOTLINC" -jvm-target 17 -Werror "$@" -d "$out" 2>&1) || r=$?
+  log=$("$KOTLINC" -jvm-target 17 -Xjdk-release=17 -Werror "$@" -d "$out" 2>&1) || r=$?
   [ -z "$log" ] || echo "$log"
   [ "$r" = 0 ] || { rm -rf "$out"; echo "jetbrains: compiling $name failed" >&2; exit 1; }
   echo "$dig" > "$out.digest"
@@ -128,11 +129,23 @@ if [ "$E2E" = 1 ]; then
   [ -f "$CLUSTER_DIR/laptop.kubeconfig" ] || { echo "jetbrains: $CLUSTER_DIR/laptop.kubeconfig is missing: run 'make cluster'" >&2; exit 1; }
   RUNDIR=$(mktemp -d /tmp/mrdj.XXXX) # short: unix socket paths are limited to 107 bytes
   chmod 700 "$RUNDIR"
-  # The daemon's log (in the fresh HOME) is kept for a bug report.
-  trap 'rm -rf "$OUT/e2e-logs"; cp -r "$RUNDIR/home/.local/state/mirrord" "$OUT/e2e-logs" 2>/dev/null; rm -rf "$RUNDIR"' EXIT
+  # The env of everything the "IDE" runs: the tests, the daemon they autostart, `daemon stop` below.
+  LAPTOP=(ip netns exec "$NETNS" env -i PATH="$PATH" HOME="$RUNDIR/home" XDG_RUNTIME_DIR="$RUNDIR/run" TMPDIR="$RUNDIR/tmp")
+  # On any exit: stop the daemon the tests autostarted (same XDG_RUNTIME_DIR, same netns), or, when the test JVM
+  # died before its @AfterAll, the daemon and its runners outlive the run (the agent Jobs keep running); then keep
+  # the daemon's log (in the fresh HOME) for a bug report and remove the run dir.
+  cleanup_e2e() {
+    set +e
+    "${LAPTOP[@]}" KUBECONFIG="$CLUSTER_DIR/laptop.kubeconfig" "$BIN" daemon stop > "$RUNDIR/daemon-stop.log" 2>&1
+    echo "jetbrains: daemon stop: $(tr '\n' ' ' < "$RUNDIR/daemon-stop.log")"
+    rm -rf "$OUT/e2e-logs"; cp -r "$RUNDIR/home/.local/state/mirrord" "$OUT/e2e-logs" 2>/dev/null
+    rm -rf "$RUNDIR"
+  }
+  trap cleanup_e2e EXIT
+  trap 'exit 130' INT TERM
   mkdir -p "$RUNDIR/home" "$RUNDIR/run" "$RUNDIR/tmp"
   t=$SECONDS
-  run e2e ip netns exec "$NETNS" env -i PATH="$PATH" HOME="$RUNDIR/home" XDG_RUNTIME_DIR="$RUNDIR/run" TMPDIR="$RUNDIR/tmp" \
+  run e2e "${LAPTOP[@]}" \
     KUBECONFIG="$CLUSTER_DIR/laptop.kubeconfig" MIRRORD_BIN="$BIN" KUBECTL="$CLUSTER_DIR/bin/kubectl" \
     MIRRORD_DAEMON_WARM_TTL=${MIRRORD_DAEMON_WARM_TTL:-3s} JAVA_HOME="${JAVA_HOME:-}" \
     -- --select-package dev.mirrordgo.e2e

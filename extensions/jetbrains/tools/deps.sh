@@ -2,15 +2,18 @@
 # Installs what `make jetbrains` needs, only when it is missing, so a warm
 # run costs well under a second and a cold CI clone gets everything from
 # the project's own files:
-#   - Debian: a JDK 17 (javac, java), junit5 (console launcher + Jupiter)
-#     and gson. Maven Central is not reachable here, so these come from apt.
+#   - Debian: the default JDK (javac, java; 17 or newer, the package
+#     e2e/e2e.mk installs too; build.sh compiles for 17: javac --release
+#     17, kotlinc -jvm-target 17 -Xjdk-release=17), junit5 (console
+#     launcher + Jupiter) and gson. Maven Central is not reachable here,
+#     so these come from apt.
 #   - npm: the Kotlin compiler. The kotlin-compiler package is a full
 #     Kotlin distribution (kotlinc-jvm, stdlib, kotlin-test-junit5).
 # apt needs root; JB_DIR (default /var/tmp/mirrord-jetbrains) holds Kotlin.
 set -euo pipefail
 JB_DIR=${JB_DIR:-/var/tmp/mirrord-jetbrains}
 KOTLIN_VERSION=${KOTLIN_VERSION:-2.4.20}
-DEBS="openjdk-17-jdk-headless junit5 libgoogle-gson-java npm"
+DEBS="default-jdk-headless junit5 libgoogle-gson-java npm"
 
 installed=" $(dpkg-query -W -f='${Package}:${db:Status-Status} ' $DEBS 2>/dev/null || true) "
 missing=""

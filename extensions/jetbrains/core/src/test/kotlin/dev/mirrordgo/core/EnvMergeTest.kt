@@ -1,9 +1,11 @@
 package dev.mirrordgo.core
 
 import dev.mirrordgo.core.launch.EnvMerge
+import dev.mirrordgo.core.launch.JavaEnv
 import dev.mirrordgo.core.launch.RunKind
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 
 class EnvMergeTest {
@@ -39,5 +41,43 @@ class EnvMergeTest {
         assertFalse(child.containsKey("IDE_ONLY"))
         assertEquals("/h", child["HOME"])
         assertEquals("session", child["B"])
+    }
+
+    @Test
+    fun `JVM parameters - the injection is added and the IDE env stays inherited when nothing is unset`() {
+        val inj = EnvMerge.inject(RunKind.JVM, mapOf("APP_MODE" to "dev"), mapOf("LD_PRELOAD" to "/r/mirrord-bootstrap.so"), emptyList())
+        val j = JavaEnv.inject(inj, mapOf("APP_MODE" to "dev"), passParentEnvs = true, ideEnv = mapOf("HOME" to "/h"))
+        assertTrue(j.passParentEnvs)
+        assertEquals(mapOf("APP_MODE" to "dev") + inj.env, j.env)
+        val p = j.processEnv(mapOf("HOME" to "/h"))
+        assertEquals("/h", p["HOME"])
+        assertEquals("dev", p["APP_MODE"])
+        assertEquals("/r/mirrord-bootstrap.so", p["LD_PRELOAD"])
+    }
+
+    @Test
+    fun `JVM parameters - unset keys leave the inherited IDE env, which is then passed explicitly`() {
+        val ide = mapOf("HOME" to "/h", "IDE_ONLY" to "1")
+        val params = mapOf("APP_MODE" to "dev", "GONE" to "x")
+        val inj = EnvMerge.inject(RunKind.JVM, params, mapOf("B" to "session"), listOf("GONE", "IDE_ONLY"))
+        val j = JavaEnv.inject(inj, params, passParentEnvs = true, ideEnv = ide)
+        assertFalse(j.passParentEnvs, "the IDE env is copied in, not inherited")
+        val p = j.processEnv(ide)
+        assertEquals(inj.applyTo(ide), p, "what the process sees is the IDE env minus unset plus the injection")
+        assertFalse(p.containsKey("IDE_ONLY"))
+        assertFalse(p.containsKey("GONE"))
+        assertEquals("/h", p["HOME"])
+        assertEquals("dev", p["APP_MODE"])
+        assertEquals("session", p["B"])
+    }
+
+    @Test
+    fun `JVM parameters - without the parent env, unset keys still leave the parameters' own env`() {
+        val params = mapOf("APP_MODE" to "dev", "GONE" to "x")
+        val inj = EnvMerge.inject(RunKind.JVM, params, emptyMap(), listOf("GONE"))
+        val j = JavaEnv.inject(inj, params, passParentEnvs = false, ideEnv = mapOf("HOME" to "/h"))
+        assertFalse(j.passParentEnvs)
+        assertFalse(j.env.containsKey("GONE"))
+        assertEquals(j.env, j.processEnv(mapOf("HOME" to "/h")))
     }
 }

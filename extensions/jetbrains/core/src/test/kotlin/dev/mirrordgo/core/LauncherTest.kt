@@ -1,5 +1,6 @@
 package dev.mirrordgo.core
 
+import dev.mirrordgo.core.daemon.DaemonHolder
 import dev.mirrordgo.core.launch.ConfigChoice
 import dev.mirrordgo.core.launch.ConfigProblem
 import dev.mirrordgo.core.launch.ConfigSource
@@ -19,7 +20,9 @@ import dev.mirrordgo.gen.ErrorCodes
 import dev.mirrordgo.gen.Issue
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotSame
 import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertSame
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import kotlin.test.assertFailsWith
@@ -55,6 +58,7 @@ class LauncherTest {
         assertEquals(listOf(ConfigChoice("/p/.mirrord/mirrord.json", ConfigSource.DEFAULT)), ui.configs)
         assertEquals(listOf("creating agent"), ui.progress)
         assertEquals(0, ui.dialogs)
+        assertSame(daemon, p.daemon, "the session remembers the connection it was started on")
     }
 
     @Test
@@ -99,15 +103,63 @@ class LauncherTest {
     @Test
     fun `the session stops once when its process ends`() {
         val stopped = mutableListOf<String>()
-        val t = SessionTracker { stopped += it }
+        val t = SessionTracker<String> { _, id -> stopped += id }
         val proc = Any()
-        t.started(proc, "s1")
-        t.started("other", "s2")
+        t.started(proc, "d", "s1")
+        t.started("other", "d", "s2")
         t.ended(proc)
         t.ended(proc)
         assertEquals(listOf("s1"), stopped)
         t.stopAll()
         assertEquals(listOf("s1", "s2"), stopped)
         assertEquals(0, t.running)
+    }
+
+    @Test
+    fun `a session stops through the connection it was started on, also after it moved to its process`() {
+        val stopped = mutableListOf<String>()
+        val t = SessionTracker<String> { d, id -> stopped += "$d:$id" }
+        val execution = Any()
+        val proc = Any()
+        t.started(execution, "old", "s1")
+        t.started("other", "new", "s2")
+        assertTrue(t.moved(execution, proc))
+        assertFalse(t.moved(execution, proc), "moved once")
+        assertTrue(t.holds("old"))
+        t.ended(execution)
+        assertEquals(emptyList<String>(), stopped, "the execution key is gone after the move")
+        t.ended(proc)
+        assertEquals(listOf("old:s1"), stopped)
+        assertFalse(t.holds("old"))
+        assertTrue(t.holds("new"))
+    }
+
+    @Test
+    fun `a stale connection is replaced at once but closed only after its last session stopped`() {
+        class Conn(val n: Int) : java.io.Closeable {
+            var open = true
+            override fun close() { open = false }
+        }
+        var made = 0
+        val sessions = mutableMapOf<Conn, Int>()
+        val h = DaemonHolder({ Conn(++made) }, { it.open }, { (sessions[it] ?: 0) > 0 })
+        val first = h.get()
+        assertSame(first, h.get())
+        sessions[first] = 2
+        h.markStale()
+        val second = h.get()
+        assertNotSame(first, second, "a launch after the settings change uses the new connection")
+        assertTrue(first.open, "the old connection stays open while sessions run on it")
+        sessions[first] = 1
+        h.released(first)
+        assertTrue(first.open)
+        sessions[first] = 0
+        h.released(first)
+        assertFalse(first.open, "closed after its last session stopped")
+        h.released(second)
+        assertTrue(second.open, "the current connection is never closed by a release")
+        h.markStale()
+        assertNotSame(second, h.get())
+        assertFalse(second.open, "a stale connection without sessions is closed at once")
     }
 }

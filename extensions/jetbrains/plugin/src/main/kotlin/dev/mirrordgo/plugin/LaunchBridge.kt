@@ -1,9 +1,11 @@
 package dev.mirrordgo.plugin
 
 import com.intellij.execution.ExecutionException
+import com.intellij.execution.configurations.RunConfigurationBase
 import com.intellij.execution.process.ProcessEvent
 import com.intellij.execution.process.ProcessHandler
 import com.intellij.execution.process.ProcessListener
+import com.intellij.execution.runners.ExecutionEnvironment
 import com.intellij.openapi.application.ApplicationManager
 import com.intellij.openapi.application.ModalityState
 import com.intellij.openapi.progress.ProgressManager
@@ -21,16 +23,22 @@ import dev.mirrordgo.core.settings.NotificationId
 import dev.mirrordgo.core.targets.TargetChoice
 import dev.mirrordgo.core.targets.TargetDialogModel
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.CopyOnWriteArrayList
 
 /**
  * What every run-configuration adapter does, in one place so the
  * adapters stay a few lines each: apply core's launch rule, run core's
  * [Launcher] under a progress indicator, and tie the session to the
- * process so it stops when the process ends.
+ * process so it stops when the process ends, or to the execution so it
+ * stops when the launch fails before its process started.
  */
 object LaunchBridge {
-    /** Sessions started for a configuration whose process handler does not exist yet (patch, then attach). */
-    private val pending = ConcurrentHashMap<Any, String>()
+    /** Configuration-keyed launches whose process does not exist yet, oldest first. */
+    private val pending = ConcurrentLinkedQueue<Pending>()
+
+    /** Changes to stored run configurations to undo once their launch started or failed. */
+    private val undos = ConcurrentHashMap<Any, MutableList<() -> Unit>>()
 
     /**
      * The launch's preparation, or null when it does not run under mirrord.
@@ -62,26 +70,86 @@ object LaunchBridge {
         }
     }
 
-    /** Remembers the session until [attach] sees the process (same key: the run configuration). */
-    fun remember(key: Any, prepared: PreparedLaunch) {
-        pending[key] = prepared.sessionId
+    /**
+     * Ties [prepared]'s session to the execution [env]: [started] moves it to the process, [notStarted] stops it.
+     * [apply] then changes the launch; if it fails, the session is stopped and the failure rethrown.
+     */
+    fun remember(env: ExecutionEnvironment, prepared: PreparedLaunch, apply: () -> Unit) {
+        tracker().started(env, prepared.daemon, prepared.sessionId)
+        guarded(env, apply)
     }
 
-    /** The process exists: stop the session when it terminates. */
-    fun attach(key: Any, handler: ProcessHandler) {
-        val id = pending.remove(key) ?: return
-        track(handler, id)
+    /**
+     * For adapters whose extension point shows only the configuration (no ExecutionEnvironment): one key per
+     * launch, so parallel runs of one configuration each keep their session; [attach] takes the oldest.
+     */
+    fun remember(configuration: RunConfigurationBase<*>, prepared: PreparedLaunch, apply: () -> Unit) {
+        val key = Pending(configuration)
+        pending += key
+        tracker().started(key, prepared.daemon, prepared.sessionId)
+        guarded(key) {
+            try { apply() } catch (e: Throwable) { pending.remove(key); throw e }
+        }
     }
 
-    fun track(handler: ProcessHandler, sessionId: String) {
-        val tracker = MirrordService.get().tracker
-        tracker.started(handler, sessionId)
+    /** Undoes a change to the stored run configuration once the launch [key] (an execution or a configuration) started or failed. */
+    fun undoAfterStart(key: Any, undo: () -> Unit) {
+        undos.computeIfAbsent(key) { CopyOnWriteArrayList() } += undo
+    }
+
+    /** The process of a configuration-keyed launch exists: stop the session when it terminates. */
+    fun attach(configuration: RunConfigurationBase<*>, handler: ProcessHandler) {
+        val key = pending.firstOrNull { it.configuration === configuration } ?: return
+        if (pending.remove(key)) track(key, handler)
+    }
+
+    /** The execution's process started ([LaunchExecutionListener]). */
+    fun started(env: ExecutionEnvironment, handler: ProcessHandler) {
+        undo(env)
+        track(env, handler)
+    }
+
+    /**
+     * The execution failed before its process started: its session stops. A configuration-keyed session
+     * cannot be told from a parallel run's of the same configuration that is between patch and attach;
+     * it is stopped too rather than leaked.
+     */
+    fun notStarted(env: ExecutionEnvironment) {
+        undo(env)
+        val keys = mutableListOf<Any>(env)
+        for (p in pending.filter { it.configuration === env.runProfile }) if (pending.remove(p)) keys += p
+        val tracker = tracker()
+        ApplicationManager.getApplication().executeOnPooledThread { keys.forEach(tracker::ended) }
+    }
+
+    private fun undo(env: ExecutionEnvironment) {
+        for (key in listOf<Any>(env, env.runProfile)) undos.remove(key)?.forEach { runCatching { it() } }
+    }
+
+    private fun guarded(key: Any, apply: () -> Unit) {
+        try {
+            apply()
+        } catch (e: Throwable) {
+            val tracker = tracker()
+            ApplicationManager.getApplication().executeOnPooledThread { tracker.ended(key) }
+            throw e
+        }
+    }
+
+    private fun track(key: Any, handler: ProcessHandler) {
+        val tracker = tracker()
+        if (!tracker.moved(key, handler)) return
         handler.addProcessListener(object : ProcessListener {
             override fun processTerminated(event: ProcessEvent) {
                 ApplicationManager.getApplication().executeOnPooledThread { tracker.ended(handler) }
             }
         })
     }
+
+    private fun tracker() = MirrordService.get().tracker
+
+    /** One configuration-keyed launch between patch and attach (identity: one per launch). */
+    private class Pending(val configuration: RunConfigurationBase<*>)
 
     private class Ui(private val project: Project, private val indicator: com.intellij.openapi.progress.ProgressIndicator?) : LaunchUi {
         override fun chooseTarget(model: TargetDialogModel): TargetChoice? {

@@ -7,6 +7,7 @@ import com.intellij.openapi.extensions.PluginId
 import com.intellij.ide.plugins.PluginManagerCore
 import dev.mirrordgo.core.binary.BinaryLookup
 import dev.mirrordgo.core.binary.Machine
+import dev.mirrordgo.core.daemon.Daemon
 import dev.mirrordgo.core.daemon.DaemonClient
 import dev.mirrordgo.core.daemon.DaemonHolder
 import dev.mirrordgo.core.launch.SessionTracker
@@ -22,8 +23,19 @@ import java.util.concurrent.TimeUnit
  */
 @Service(Service.Level.APP)
 class MirrordService : Disposable {
-    val tracker: SessionTracker = SessionTracker { id -> runCatching { holder.get().stopSession(id) } }
-    val holder: DaemonHolder = DaemonHolder(::connect) { tracker.running > 0 }
+    /**
+     * Stops a session through the connection it was started on (the current one may be another build's daemon,
+     * which does not know it); only when that connection closed, through the current one (the same daemon may
+     * still run it). Then a replaced connection without sessions is closed.
+     */
+    val tracker: SessionTracker<Daemon> = SessionTracker { daemon, id ->
+        try {
+            runCatching { (if (daemon is DaemonClient && !daemon.isOpen) holder.get() else daemon).stopSession(id) }
+        } finally {
+            holder.released(daemon)
+        }
+    }
+    val holder: DaemonHolder<DaemonClient> = DaemonHolder(::connect, { it.isOpen }, tracker::holds)
 
     private fun connect(): DaemonClient {
         val s = MirrordSettingsState.get().settings

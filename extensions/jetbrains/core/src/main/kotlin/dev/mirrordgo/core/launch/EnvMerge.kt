@@ -65,3 +65,25 @@ data class Injection(val env: Map<String, String>, val unset: Set<String>) {
             putAll(env)
         }
 }
+
+/**
+ * A JVM run configuration's env parameters (JavaParameters' env and
+ * passParentEnvs): [env] is set on the process, which also inherits the
+ * IDE's env when [passParentEnvs].
+ */
+data class JavaEnv(val env: Map<String, String>, val passParentEnvs: Boolean) {
+    /** The complete env of the launched process when the IDE's env is [ideEnv]. */
+    fun processEnv(ideEnv: Map<String, String>): Map<String, String> = if (passParentEnvs) ideEnv + env else env
+
+    companion object {
+        /**
+         * The IntelliJ adapter's decision: the parameters' env gets the
+         * injection; when keys must be unset and the IDE's env would be
+         * inherited, it is copied in and no longer inherited, so that the
+         * unset keys really leave the process.
+         */
+        fun inject(injection: Injection, paramsEnv: Map<String, String>, passParentEnvs: Boolean, ideEnv: Map<String, String>): JavaEnv =
+            if (injection.unset.isNotEmpty() && passParentEnvs) JavaEnv(injection.applyTo(ideEnv + paramsEnv), passParentEnvs = false)
+            else JavaEnv(injection.applyTo(paramsEnv), passParentEnvs)
+    }
+}

@@ -38,8 +38,11 @@ interface LaunchUi {
     fun warn(text: String) {}
 }
 
-/** A launch that runs under a session: apply [injection], then stop [sessionId] when the process ends. */
-data class PreparedLaunch(val sessionId: String, val target: String, val reused: Boolean, val injection: Injection, val config: ConfigChoice)
+/**
+ * A launch that runs under a session: apply [injection], then stop [sessionId] when the process ends, through
+ * [daemon], the connection it was started on (another build's daemon has its own socket and does not know it).
+ */
+data class PreparedLaunch(val sessionId: String, val target: String, val reused: Boolean, val injection: Injection, val config: ConfigChoice, val daemon: Daemon)
 
 /** The user cancelled the target dialog. */
 class LaunchCancelled : Exception("the mirrord target dialog was cancelled")
@@ -88,7 +91,7 @@ class Launcher(private val daemon: Daemon) {
         )
         res.warnings.forEach(ui::warn)
         val injection = EnvMerge.inject(req.kind, req.runEnv, res.env, res.unset)
-        return PreparedLaunch(res.sessionId, res.target, res.reused, injection, choice)
+        return PreparedLaunch(res.sessionId, res.target, res.reused, injection, choice, daemon)
     }
 
     companion object {

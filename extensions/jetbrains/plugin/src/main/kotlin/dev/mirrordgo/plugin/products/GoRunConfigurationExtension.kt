@@ -4,7 +4,6 @@ import com.goide.execution.GoRunConfigurationBase
 import com.goide.execution.GoRunningState
 import com.goide.execution.extension.GoRunConfigurationExtension as GoExtension
 import com.intellij.execution.configurations.RunnerSettings
-import com.intellij.execution.process.ProcessHandler
 import com.intellij.execution.target.TargetedCommandLineBuilder
 import dev.mirrordgo.core.launch.RunKind
 import dev.mirrordgo.plugin.LaunchBridge
@@ -30,15 +29,13 @@ class GoRunConfigurationExtension : GoExtension() {
         if (commandLineType == GoRunningState.CommandLineType.RUN) {
             val prepared = LaunchBridge.prepare(configuration.project, RunKind.GO, configuration.customEnvironment, configuration.name, configuration.workingDirectory)
             if (prepared != null) {
-                prepared.injection.env.forEach { (k, v) -> cmdLine.addEnvironmentVariable(k, v) }
-                prepared.injection.unset.forEach { cmdLine.removeEnvironmentVariable(it) }
-                LaunchBridge.remember(configuration, prepared)
+                // Keyed by the execution: LaunchExecutionListener ties the session to the process, or stops it when the run fails.
+                LaunchBridge.remember(state.environment, prepared) {
+                    prepared.injection.env.forEach { (k, v) -> cmdLine.addEnvironmentVariable(k, v) }
+                    prepared.injection.unset.forEach { cmdLine.removeEnvironmentVariable(it) }
+                }
             }
         }
         super.patchCommandLine(configuration, runnerSettings, cmdLine, runnerId, state, commandLineType)
-    }
-
-    override fun attachToProcess(configuration: GoRunConfigurationBase<*>, handler: ProcessHandler, runnerSettings: RunnerSettings?) {
-        LaunchBridge.attach(configuration, handler)
     }
 }

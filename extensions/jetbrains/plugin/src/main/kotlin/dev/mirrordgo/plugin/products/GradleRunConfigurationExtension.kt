@@ -11,8 +11,9 @@ import dev.mirrordgo.plugin.LaunchBridge
 
 /**
  * Gradle (and other external-system) runs. The env goes into the run's
- * settings, which Gradle hands to the daemon-spawned JVM; the session is
- * the Gradle process tree's (the layer follows children).
+ * settings, which Gradle hands to the daemon-spawned JVM, and is undone
+ * once the run started; the session is the Gradle process tree's (the
+ * layer follows children).
  */
 // The Java ExternalSystemRunConfigurationExtension is deprecated for the Kotlin one in `.configuration`; kept until its
 // signatures are checked against the real SDK.
@@ -24,9 +25,15 @@ class GradleRunConfigurationExtension : ExternalSystemRunConfigurationExtension(
         val s = configuration.settings
         val buildOnly = s.taskNames.isNotEmpty() && s.taskNames.all { it.substringAfterLast(':') in BUILD_TASKS }
         val prepared = LaunchBridge.prepare(configuration.project, RunKind.GRADLE, s.env, configuration.name, s.externalProjectPath, buildOnly) ?: return
-        // Not passing the unset keys through: Gradle's env is its daemon's, which the IDE does not start fresh.
-        s.env = s.env + prepared.injection.env
-        LaunchBridge.remember(configuration, prepared)
+        LaunchBridge.remember(configuration, prepared) {
+            // The env can only go into the stored run configuration's settings: put the original back once the
+            // run started or failed (as the Node adapter does), or the next run would carry this session's env
+            // and be refused as stale by the launch rule.
+            val original = s.env
+            LaunchBridge.undoAfterStart(configuration) { s.env = original }
+            // Not passing the unset keys through: Gradle's env is its daemon's, which the IDE does not start fresh.
+            s.env = original + prepared.injection.env
+        }
     }
 
     override fun attachToProcess(configuration: ExternalSystemRunConfiguration, processHandler: ExternalSystemProcessHandler, settings: RunnerSettings?) {

@@ -5,6 +5,7 @@ import com.intellij.execution.configurations.JavaParameters
 import com.intellij.execution.configurations.RunConfigurationBase
 import com.intellij.execution.configurations.RunnerSettings
 import com.intellij.execution.process.ProcessHandler
+import dev.mirrordgo.core.launch.JavaEnv
 import dev.mirrordgo.core.launch.RunKind
 import dev.mirrordgo.plugin.LaunchBridge
 
@@ -19,14 +20,12 @@ class IdeaRunConfigurationExtension : RunConfigurationExtension() {
 
     override fun <T : RunConfigurationBase<*>> updateJavaParameters(configuration: T, params: JavaParameters, runnerSettings: RunnerSettings?) {
         val prepared = LaunchBridge.prepare(configuration.project, RunKind.JVM, params.env.toMap(), configuration.name, params.workingDirectory) ?: return
-        val inj = prepared.injection
-        if (inj.unset.isNotEmpty() && params.isPassParentEnvs) {
-            params.isPassParentEnvs = false
-            params.env = inj.applyTo(System.getenv() + params.env)
-        } else {
-            params.env = params.env + inj.env
+        LaunchBridge.remember(configuration, prepared) {
+            // The decision is core's (JavaEnv.inject, unit-tested); this only reads and writes the parameters.
+            val j = JavaEnv.inject(prepared.injection, params.env.toMap(), params.isPassParentEnvs, System.getenv())
+            params.isPassParentEnvs = j.passParentEnvs
+            params.env = j.env
         }
-        LaunchBridge.remember(configuration, prepared)
     }
 
     override fun attachToProcess(configuration: RunConfigurationBase<*>, handler: ProcessHandler, runnerSettings: RunnerSettings?) {

@@ -12,10 +12,10 @@ import dev.mirrordgo.plugin.LaunchBridge
 /**
  * Node.js run configurations. This extension point can only change the
  * configuration's own envs (which the launch reads afterwards), so the
- * original envs are kept and [NodeExecutionListener] puts them back once
- * the process started, and ties the session to that process. Without
- * that, the next run would carry this session's env and be refused as
- * stale by the launch rule.
+ * original envs are kept and LaunchExecutionListener puts them back once
+ * the process started (or the run failed), and ties the session to this
+ * execution's process. Without that, the next run would carry this
+ * session's env and be refused as stale by the launch rule.
  */
 class NodeRunConfigurationExtension : AbstractNodeRunConfigurationExtension() {
     override fun isApplicableFor(profile: AbstractNodeTargetRunProfile): Boolean = profile is NodeJsRunConfiguration
@@ -27,13 +27,11 @@ class NodeRunConfigurationExtension : AbstractNodeRunConfigurationExtension() {
     override fun createLaunchSession(configuration: AbstractNodeTargetRunProfile, environment: ExecutionEnvironment): NodeRunConfigurationLaunchSession? {
         val config = configuration as? NodeJsRunConfiguration ?: return null
         val prepared = LaunchBridge.prepare(config.project, RunKind.NODE, config.envs, config.name, config.workingDirectory) ?: return null
-        originals[config] = config.envs
-        config.envs = prepared.injection.env
-        LaunchBridge.remember(config, prepared)
+        LaunchBridge.remember(environment, prepared) {
+            val original = config.envs
+            LaunchBridge.undoAfterStart(environment) { config.envs = original }
+            config.envs = prepared.injection.env
+        }
         return null
-    }
-
-    companion object {
-        internal val originals = java.util.concurrent.ConcurrentHashMap<NodeJsRunConfiguration, Map<String, String>>()
     }
 }

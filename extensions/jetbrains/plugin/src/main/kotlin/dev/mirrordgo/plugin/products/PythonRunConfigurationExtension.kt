@@ -16,9 +16,10 @@ class PythonRunConfigurationExtension : PyExtension() {
 
     override fun patchCommandLine(configuration: AbstractPythonRunConfiguration<*>, runnerSettings: RunnerSettings?, cmdLine: GeneralCommandLine, runnerId: String) {
         val prepared = LaunchBridge.prepare(configuration.project, RunKind.PYTHON, configuration.envs, configuration.name, cmdLine.workDirectory?.path) ?: return
-        cmdLine.environment.putAll(prepared.injection.env)
-        prepared.injection.unset.forEach { cmdLine.environment.remove(it) }
-        LaunchBridge.remember(configuration, prepared)
+        LaunchBridge.remember(configuration, prepared) {
+            cmdLine.environment.putAll(prepared.injection.env)
+            prepared.injection.unset.forEach { cmdLine.environment.remove(it) }
+        }
     }
 
     override fun attachToProcess(configuration: AbstractPythonRunConfiguration<*>, handler: ProcessHandler, runnerSettings: RunnerSettings?) {

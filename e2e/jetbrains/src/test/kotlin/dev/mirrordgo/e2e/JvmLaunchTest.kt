@@ -1,7 +1,9 @@
 package dev.mirrordgo.e2e
 
+import dev.mirrordgo.core.daemon.Daemon
 import dev.mirrordgo.core.daemon.DaemonClient
 import dev.mirrordgo.core.launch.Decision
+import dev.mirrordgo.core.launch.JavaEnv
 import dev.mirrordgo.core.launch.LaunchFacts
 import dev.mirrordgo.core.launch.LaunchRequest
 import dev.mirrordgo.core.launch.LaunchRule
@@ -24,18 +26,23 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
 
 /**
- * A JVM application run configuration end to end, as the IDE runs it: its
- * env has MIRRORD_ACTIVE=1 (the toggle is off), the core starts a session
- * against deploy/web (the target dialog is answered as a user would), the
- * IDE starts `java` with the injected env, and the session stops when the
- * process ends. Then the same through a shell script that starts java, as
- * Gradle and Maven launches do. Everything runs in the laptop netns.
+ * Core's part of a JVM launch end to end, against the real daemon and
+ * cluster. No IDE code runs here (the IntelliJ SDK is not available; the
+ * adapters in plugin/ are only compiled against stubs): the test plays the
+ * IDE. A run env with MIRRORD_ACTIVE=1 (the toggle is off) goes through
+ * core's launch rule and Launcher, which start a session against
+ * deploy/web (the target dialog is answered as a user would); the
+ * parameters' env comes from [JavaEnv.inject], the decision the IntelliJ
+ * adapter calls; `java` is started with that env by this test, and core's
+ * SessionTracker stops the session when the process ends. Then the same
+ * through a shell script that starts java, as Gradle and Maven launches
+ * do. Everything runs in the laptop netns.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class RunConfigurationTest {
+class JvmLaunchTest {
     private lateinit var d: DaemonClient
     private val ended = LinkedBlockingQueue<SessionEndedParams>()
-    private lateinit var tracker: SessionTracker
+    private lateinit var tracker: SessionTracker<Daemon>
     private lateinit var classes: File
     private val project = Harness.project(
         // No target: the launch asks the dialog. Outgoing traffic and the pod's files and env are on.
@@ -47,11 +54,11 @@ class RunConfigurationTest {
     fun setUp() {
         d = Harness.connect()
         d.onSessionEnded { ended += it }
-        tracker = SessionTracker(d::stopSession)
+        tracker = SessionTracker { daemon, id -> daemon.stopSession(id) }
         classes = File(project, "out").apply { mkdirs() }
         val src = File(project, "src/Probe.java").apply { parentFile.mkdirs() }
         src.writeText(javaClass.getResource("/Probe.java.txt")!!.readText())
-        val (code, out) = Harness.run("javac", "-d", classes.path, src.path)
+        val (code, out) = Harness.run("javac", "--release", "17", "-d", classes.path, src.path)
         assertEquals(0, code, out)
         File(project, "run-app.sh").setExecutable(true)
     }
@@ -74,7 +81,7 @@ class RunConfigurationTest {
 
     private class Ran(val prepared: PreparedLaunch, val lines: List<String>, val exit: Int, val firstLineMs: Long, val progress: List<String>)
 
-    /** Presses Run: the rule, the session start, the process with the injected env, then the process end. */
+    /** What pressing Run does in core: the rule, the session start, the adapter's env decision; then this test starts the process and ends it. */
     private fun press(runEnv: Map<String, String>, command: List<String>): Ran {
         val t0 = System.nanoTime()
         val decision = LaunchRule.decide(toggle = false, LaunchFacts(runEnv, "Probe"))
@@ -82,12 +89,14 @@ class RunConfigurationTest {
         val ui = Ui()
         val req = LaunchRequest(RunKind.JVM, runEnv, Harness.ideEnv, project.path, project.path, null, null)
         val prepared = Launcher(d).prepare(req, ui)
-        // What the RunConfigurationExtension does to the command line: the IDE env, minus unset, plus the injection.
+        // The IntelliJ adapter's env decision (core's JavaEnv.inject, which IdeaRunConfigurationExtension calls) for
+        // parameters that inherit the IDE env; the process gets what GeneralCommandLine would pass.
+        val javaEnv = JavaEnv.inject(prepared.injection, runEnv, passParentEnvs = true, ideEnv = Harness.ideEnv)
         val pb = ProcessBuilder(command).directory(project).redirectErrorStream(true)
         pb.environment().clear()
-        pb.environment().putAll(prepared.injection.applyTo(Harness.ideEnv))
+        pb.environment().putAll(javaEnv.processEnv(Harness.ideEnv))
         val proc = pb.start()
-        tracker.started(proc, prepared.sessionId)
+        tracker.started(proc, prepared.daemon, prepared.sessionId)
         val lines = mutableListOf<String>()
         var firstLineMs = -1L
         proc.inputStream.bufferedReader().forEachLine {
@@ -95,7 +104,7 @@ class RunConfigurationTest {
             lines += it
         }
         assertTrue(proc.waitFor(60, TimeUnit.SECONDS))
-        tracker.ended(proc) // the ProcessListener's processTerminated
+        tracker.ended(proc) // what the adapters' ProcessListener does on processTerminated
         return Ran(prepared, lines, proc.exitValue(), firstLineMs, synchronized(ui.progress) { ui.progress.toList() })
     }
 
@@ -105,11 +114,13 @@ class RunConfigurationTest {
         assertTrue(r.lines.contains("MIRRORD_FAKE_VAR_FIRST=mirrord.is.running"), out)
         assertTrue(r.lines.any { it.startsWith("test.txt=") && it.contains(Harness.REMOTE_TEXT) }, out)
         assertTrue(r.lines.any { it.startsWith("GET=GET from pod internal-only") }, out)
-        assertTrue(r.lines.any { it.startsWith("java=17") }, out)
+        // The JDK is Debian's default-jdk-headless: Java 17 or newer.
+        val java = r.lines.firstOrNull { it.startsWith("java=") }?.removePrefix("java=")
+        assertTrue((java?.substringBefore('.')?.toIntOrNull() ?: 0) >= 17, "java=$java: $out")
     }
 
     @Test
-    fun `a JVM run configuration with MIRRORD_ACTIVE=1 runs in deploy-web's context, then a shell-started JVM on the warm agent`() {
+    fun `core's JVM launch with MIRRORD_ACTIVE=1 runs java in deploy-web's context, then a shell-started JVM on the warm agent`() {
         val runEnv = mapOf("MIRRORD_ACTIVE" to "1", "APP_MODE" to "dev")
         val cold = press(runEnv, listOf("java", "-cp", classes.path, "Probe"))
         assertInPod(cold)
