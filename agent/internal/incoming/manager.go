@@ -39,6 +39,7 @@ import (
 	"github.com/mirrord-go/mirrord/agent/internal/incoming/sniff"
 	"github.com/mirrord-go/mirrord/agent/internal/nsenter"
 	"github.com/mirrord-go/mirrord/agent/protocol"
+	"github.com/mirrord-go/mirrord/internal/graceful"
 )
 
 // Mark is the fwmark of the agent's passthrough dials to the target's own
@@ -354,14 +355,7 @@ func (m *Manager) Close() error {
 		errs = append(errs, sn.Close())
 	}
 	close(m.drain)
-	done := make(chan struct{})
-	go func() { m.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(drainTimeout):
-	}
-	m.cancel()
-	<-done
+	graceful.Wait(&m.wg, drainTimeout, m.cancel)
 	if capt != nil {
 		errs = append(errs, capt.Close())
 	}

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mirrord-go/mirrord/agent/protocol"
+	"github.com/mirrord-go/mirrord/internal/graceful"
 	"github.com/mirrord-go/mirrord/layer/internal/target"
 )
 
@@ -113,14 +114,7 @@ func (h *Hub) Close() {
 	// make the agent's HTTP client retry the request at the pod, which
 	// then gets it a second time. So the delivered connections get a
 	// moment to finish before they are cut.
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(closeGrace):
-	}
-	h.cancel()
-	<-done
+	graceful.Wait(&h.wg, closeGrace, h.cancel)
 }
 
 // closeGrace bounds how long Close waits for delivered connections.

@@ -171,15 +171,26 @@ func dialable(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ip, a.Port())
 }
 
-func (s *Supervisor) handleListen(c *call) {
+// managedListener is the socket of the call's fd and its listener, when
+// it is one the target's traffic goes to; otherwise the call goes on to
+// the kernel and ok is false.
+func (s *Supervisor) managedListener(c *call) (sock, *listener, bool) {
 	k, ok := sockFor(c, 0, nil)
 	if !ok {
-		return
+		return k, nil, false
 	}
 	l := s.inc.listener(k.ino)
 	if l == nil {
 		k.close()
 		c.cont()
+		return k, nil, false
+	}
+	return k, l, true
+}
+
+func (s *Supervisor) handleListen(c *call) {
+	k, l, ok := s.managedListener(c)
+	if !ok {
 		return
 	}
 	c.async(func(ctx context.Context) {
@@ -226,14 +237,8 @@ func (s *Supervisor) handleListen(c *call) {
 }
 
 func (s *Supervisor) handleAccept(c *call) {
-	k, ok := sockFor(c, 0, nil)
+	k, l, ok := s.managedListener(c)
 	if !ok {
-		return
-	}
-	l := s.inc.listener(k.ino)
-	if l == nil {
-		k.close()
-		c.cont()
 		return
 	}
 	flags := 0
